@@ -1,0 +1,1 @@
+"""Event representations of music: melodies, drum tracks and chord progressions."""

@@ -1,0 +1,550 @@
+"""NoteSequence: the score every other module reads and writes, and its quantization.
+
+The fields mirror note-seq's ``NoteSequence`` protobuf (snake_case, same defaults, times in
+seconds), but as light dataclasses: no protobuf needed, cheap to copy and compare.
+Quantization follows note-seq exactly (round half up, zero-length notes get one step, errors on
+tempo or time-signature changes); :func:`flatten_tempo` goes beyond it so real files with tempo
+drift can still be quantized.
+
+Converters to and from a real ``note_seq.NoteSequence`` (when note-seq is installed) and to and
+from magenta.js's camelCase JSON live on :class:`NoteSequence`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy as _copy
+import dataclasses
+from dataclasses import dataclass, field
+
+from .errors import (
+    BadTimeSignatureError,
+    MultipleTempoError,
+    MultipleTimeSignatureError,
+    NegativeTimeError,
+    QuantizationStatusError,
+)
+
+DEFAULT_QPM = 120.0
+DEFAULT_STEPS_PER_QUARTER = 4
+STANDARD_PPQ = 220
+QUANTIZE_CUTOFF = 0.5
+
+# KeySignature.mode values (note-seq's enum).
+MAJOR, MINOR = 0, 1
+
+
+@dataclass(slots=True)
+class Note:
+    pitch: int
+    velocity: int = 100
+    start_time: float = 0.0
+    end_time: float = 0.0
+    quantized_start_step: int = 0
+    quantized_end_step: int = 0
+    instrument: int = 0
+    program: int = 0
+    is_drum: bool = False
+
+
+@dataclass(slots=True)
+class Tempo:
+    time: float = 0.0
+    qpm: float = DEFAULT_QPM
+
+
+@dataclass(slots=True)
+class TimeSignature:
+    time: float = 0.0
+    numerator: int = 4
+    denominator: int = 4
+
+
+@dataclass(slots=True)
+class KeySignature:
+    time: float = 0.0
+    key: int = 0  # pitch class of the tonic, C = 0
+    mode: int = MAJOR
+
+
+@dataclass(slots=True)
+class ControlChange:
+    time: float = 0.0
+    control_number: int = 0
+    control_value: int = 0
+    instrument: int = 0
+    program: int = 0
+    is_drum: bool = False
+    quantized_step: int = 0
+
+
+@dataclass(slots=True)
+class PitchBend:
+    time: float = 0.0
+    bend: int = 0
+    instrument: int = 0
+    program: int = 0
+    is_drum: bool = False
+
+
+@dataclass(slots=True)
+class InstrumentInfo:
+    instrument: int = 0
+    name: str = ""
+
+
+@dataclass(slots=True)
+class TextAnnotation:
+    """A chord symbol (annotation_type 1) or other text at a time."""
+
+    time: float = 0.0
+    text: str = ""
+    annotation_type: int = 0
+    quantized_step: int = 0
+
+
+CHORD_SYMBOL = 1
+
+
+@dataclass(slots=True)
+class QuantizationInfo:
+    steps_per_quarter: int = 0
+    steps_per_second: int = 0
+
+
+_LIST_FIELDS = (
+    "notes",
+    "tempos",
+    "time_signatures",
+    "key_signatures",
+    "control_changes",
+    "pitch_bends",
+    "instrument_infos",
+    "text_annotations",
+)
+
+
+@dataclass(slots=True)
+class NoteSequence:
+    """A score: notes plus the tempo map, meter, keys and controller data around them."""
+
+    notes: list[Note] = field(default_factory=list)
+    tempos: list[Tempo] = field(default_factory=list)
+    time_signatures: list[TimeSignature] = field(default_factory=list)
+    key_signatures: list[KeySignature] = field(default_factory=list)
+    control_changes: list[ControlChange] = field(default_factory=list)
+    pitch_bends: list[PitchBend] = field(default_factory=list)
+    instrument_infos: list[InstrumentInfo] = field(default_factory=list)
+    text_annotations: list[TextAnnotation] = field(default_factory=list)
+    ticks_per_quarter: int = STANDARD_PPQ
+    total_time: float = 0.0
+    total_quantized_steps: int = 0
+    quantization_info: QuantizationInfo | None = None
+    id: str = ""
+    filename: str = ""
+
+    # -- basics ---------------------------------------------------------------
+
+    def copy(self) -> NoteSequence:
+        """A deep copy (every note and event is a new object)."""
+        out = _copy.copy(self)
+        for name in _LIST_FIELDS:
+            setattr(out, name, [_copy.copy(x) for x in getattr(self, name)])
+        if self.quantization_info is not None:
+            out.quantization_info = _copy.copy(self.quantization_info)
+        return out
+
+    @property
+    def is_quantized(self) -> bool:
+        qi = self.quantization_info
+        return qi is not None and (qi.steps_per_quarter > 0 or qi.steps_per_second > 0)
+
+    @property
+    def is_relative_quantized(self) -> bool:
+        return self.quantization_info is not None and self.quantization_info.steps_per_quarter > 0
+
+    @property
+    def steps_per_quarter(self) -> int:
+        if not self.is_relative_quantized:
+            raise QuantizationStatusError(
+                "sequence is not quantized relative to tempo; call quantize_note_sequence() first"
+            )
+        return self.quantization_info.steps_per_quarter
+
+    @property
+    def qpm(self) -> float:
+        """The first tempo (at the earliest time), or 120 when there is none."""
+        if not self.tempos:
+            return DEFAULT_QPM
+        return min(self.tempos, key=lambda t: t.time).qpm
+
+    def steps_per_bar(self) -> float:
+        """Steps per bar of a relative-quantized sequence, from its first time signature."""
+        ts = (
+            min(self.time_signatures, key=lambda t: t.time)
+            if self.time_signatures
+            else TimeSignature()
+        )
+        return self.steps_per_quarter * ts.numerator * 4.0 / ts.denominator
+
+    # -- converters -----------------------------------------------------------
+
+    def to_note_seq(self):
+        """A real ``note_seq.NoteSequence`` protobuf (needs the ``noteseq`` extra)."""
+        from ._noteseq import to_note_seq
+
+        return to_note_seq(self)
+
+    @classmethod
+    def from_note_seq(cls, proto) -> NoteSequence:
+        """Build from a ``note_seq.NoteSequence`` protobuf."""
+        from ._noteseq import from_note_seq
+
+        return from_note_seq(proto)
+
+    def to_magenta_js_json(self) -> dict:
+        """The camelCase JSON object magenta.js uses (``INoteSequence``)."""
+        return to_magenta_js_json(self)
+
+    @classmethod
+    def from_magenta_js_json(cls, obj: dict) -> NoteSequence:
+        return from_magenta_js_json(obj)
+
+
+# --- magenta.js JSON -----------------------------------------------------------
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+_JS_ITEM_TYPES = {
+    "notes": Note,
+    "tempos": Tempo,
+    "time_signatures": TimeSignature,
+    "key_signatures": KeySignature,
+    "control_changes": ControlChange,
+    "pitch_bends": PitchBend,
+    "instrument_infos": InstrumentInfo,
+    "text_annotations": TextAnnotation,
+}
+
+# Fields of each item magenta.js writes only when the sequence is quantized.
+_QUANTIZED_ITEM_FIELDS = {"quantized_start_step", "quantized_end_step", "quantized_step"}
+
+
+def to_magenta_js_json(ns: NoteSequence) -> dict:
+    """Serialise to magenta.js's JSON shape (fields with default values are kept explicit)."""
+    quantized = ns.is_quantized
+    out: dict = {"ticksPerQuarter": ns.ticks_per_quarter, "totalTime": ns.total_time}
+    for name, item_type in _JS_ITEM_TYPES.items():
+        items = []
+        for item in getattr(ns, name):
+            obj = {}
+            for f in dataclasses.fields(item_type):
+                if f.name in _QUANTIZED_ITEM_FIELDS and not quantized:
+                    continue
+                obj[_camel(f.name)] = getattr(item, f.name)
+            items.append(obj)
+        out[_camel(name)] = items
+    if quantized:
+        qi = ns.quantization_info
+        out["quantizationInfo"] = (
+            {"stepsPerQuarter": qi.steps_per_quarter}
+            if qi.steps_per_quarter
+            else {"stepsPerSecond": qi.steps_per_second}
+        )
+        out["totalQuantizedSteps"] = ns.total_quantized_steps
+    if ns.id:
+        out["id"] = ns.id
+    if ns.filename:
+        out["filename"] = ns.filename
+    return out
+
+
+def from_magenta_js_json(obj: dict) -> NoteSequence:
+    """Parse magenta.js's JSON; missing fields take protobuf defaults (velocity 0 included)."""
+    ns = NoteSequence()
+    for name, item_type in _JS_ITEM_TYPES.items():
+        camel_to_field = {_camel(f.name): f.name for f in dataclasses.fields(item_type)}
+        items = []
+        for raw in obj.get(_camel(name), []) or []:
+            kwargs = {camel_to_field[k]: v for k, v in raw.items() if k in camel_to_field}
+            if item_type is Note:
+                kwargs.setdefault("velocity", 0)
+                kwargs.setdefault("pitch", 0)
+            items.append(item_type(**kwargs))
+        setattr(ns, name, items)
+    ns.ticks_per_quarter = int(obj.get("ticksPerQuarter", STANDARD_PPQ) or STANDARD_PPQ)
+    ns.total_time = float(obj.get("totalTime", 0.0) or 0.0)
+    ns.total_quantized_steps = int(obj.get("totalQuantizedSteps", 0) or 0)
+    qi = obj.get("quantizationInfo")
+    if qi:
+        ns.quantization_info = QuantizationInfo(
+            steps_per_quarter=int(qi.get("stepsPerQuarter", 0) or 0),
+            steps_per_second=int(qi.get("stepsPerSecond", 0) or 0),
+        )
+    ns.id = obj.get("id", "") or ""
+    ns.filename = obj.get("filename", "") or ""
+    return ns
+
+
+# --- quantization -------------------------------------------------------------
+
+
+def quantize_to_step(seconds: float, steps_per_second: float, cutoff: float = QUANTIZE_CUTOFF):
+    """note-seq's rounding: ``int(seconds * sps + 1 - cutoff)``; cutoff 0.5 rounds half up."""
+    return int(seconds * steps_per_second + (1.0 - cutoff))
+
+
+def _is_power_of_2(x: int) -> bool:
+    return x > 0 and not x & (x - 1)
+
+
+def _quantize_events(qns: NoteSequence, steps_per_second: float) -> None:
+    qns.total_quantized_steps = quantize_to_step(qns.total_time, steps_per_second)
+    for note in qns.notes:
+        start = quantize_to_step(note.start_time, steps_per_second)
+        end = quantize_to_step(note.end_time, steps_per_second)
+        if end == start:
+            end += 1
+        if start < 0 or end < 0:
+            raise NegativeTimeError(
+                f"a note at {note.start_time:.3f}-{note.end_time:.3f} s lies at a negative "
+                f"step ({start}, {end}); shift the sequence to start at time 0"
+            )
+        note.quantized_start_step, note.quantized_end_step = start, end
+        qns.total_quantized_steps = max(qns.total_quantized_steps, end)
+    for event in (*qns.control_changes, *qns.text_annotations):
+        event.quantized_step = quantize_to_step(event.time, steps_per_second)
+        if event.quantized_step < 0:
+            raise NegativeTimeError(
+                f"an event at {event.time:.3f} s lies at negative step {event.quantized_step}"
+            )
+
+
+def quantize_note_sequence(
+    ns: NoteSequence, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER
+) -> NoteSequence:
+    """Quantize relative to the (single) tempo, with note-seq's semantics.
+
+    Returns a copy with ``quantization_info.steps_per_quarter`` set, exactly one tempo and one
+    time signature at time 0 (120 qpm and 4/4 are added when missing), and every note's
+    ``quantized_start_step``/``quantized_end_step`` filled. Raises
+    :class:`MultipleTimeSignatureError`, :class:`MultipleTempoError`,
+    :class:`BadTimeSignatureError` or :class:`NegativeTimeError` like note-seq does.
+    Use :func:`split_on_time_changes` or :func:`flatten_tempo` first for files that change tempo.
+    """
+    qns = ns.copy()
+    qns.quantization_info = QuantizationInfo(steps_per_quarter=steps_per_quarter)
+
+    if qns.time_signatures:
+        sigs = sorted(qns.time_signatures, key=lambda t: t.time)
+        first = sigs[0]
+        if first.time != 0 and (first.numerator, first.denominator) != (4, 4):
+            raise MultipleTimeSignatureError(
+                f"the time signature changes implicitly from 4/4 to "
+                f"{first.numerator}/{first.denominator} at {first.time:.2f} s; "
+                "split the sequence on time changes first"
+            )
+        for ts in sigs[1:]:
+            if (ts.numerator, ts.denominator) != (first.numerator, first.denominator):
+                raise MultipleTimeSignatureError(
+                    f"the time signature changes from {first.numerator}/{first.denominator} to "
+                    f"{ts.numerator}/{ts.denominator} at {ts.time:.2f} s; "
+                    "split the sequence on time changes first"
+                )
+        first.time = 0.0
+        qns.time_signatures = [first]
+    else:
+        qns.time_signatures = [TimeSignature(0.0, 4, 4)]
+
+    ts = qns.time_signatures[0]
+    if not _is_power_of_2(ts.denominator):
+        raise BadTimeSignatureError(
+            f"time signature {ts.numerator}/{ts.denominator}: the denominator is not a power of 2"
+        )
+    if ts.numerator == 0:
+        raise BadTimeSignatureError(
+            f"time signature {ts.numerator}/{ts.denominator}: the numerator is 0"
+        )
+
+    if qns.tempos:
+        tempos = sorted(qns.tempos, key=lambda t: t.time)
+        first = tempos[0]
+        if first.time != 0 and first.qpm != DEFAULT_QPM:
+            raise MultipleTempoError(
+                f"the tempo changes implicitly from 120.0 qpm to {first.qpm:.1f} qpm at "
+                f"{first.time:.2f} s; use flatten_tempo() or split_on_time_changes() first"
+            )
+        for tempo in tempos[1:]:
+            if tempo.qpm != first.qpm:
+                raise MultipleTempoError(
+                    f"the tempo changes from {first.qpm:.1f} qpm to {tempo.qpm:.1f} qpm at "
+                    f"{tempo.time:.2f} s; use flatten_tempo() or split_on_time_changes() first"
+                )
+        first.time = 0.0
+        qns.tempos = [first]
+    else:
+        qns.tempos = [Tempo(0.0, DEFAULT_QPM)]
+
+    _quantize_events(qns, steps_per_quarter * qns.tempos[0].qpm / 60.0)
+    return qns
+
+
+def quantize_note_sequence_absolute(ns: NoteSequence, steps_per_second: int) -> NoteSequence:
+    """Quantize on absolute time (performance models); tempos and meters are kept but ignored."""
+    qns = ns.copy()
+    qns.quantization_info = QuantizationInfo(steps_per_second=steps_per_second)
+    _quantize_events(qns, steps_per_second)
+    return qns
+
+
+# --- splitting and re-timing -------------------------------------------------------
+
+
+def _require_unquantized(ns: NoteSequence, what: str) -> None:
+    if ns.is_quantized:
+        raise QuantizationStatusError(f"{what} needs an unquantized sequence")
+
+
+def extract_subsequence(ns: NoteSequence, start: float, end: float) -> NoteSequence:
+    """The part of ``ns`` in [start, end), shifted to begin at 0.
+
+    Notes starting in the window are kept (their ends clipped to ``end``); tempo, time and key
+    signatures in force at ``start`` are carried to time 0; controller data inside the window
+    is kept. Quantized fields are cleared.
+    """
+    _require_unquantized(ns, "extract_subsequence")
+    out = NoteSequence(
+        instrument_infos=[_copy.copy(i) for i in ns.instrument_infos],
+        ticks_per_quarter=ns.ticks_per_quarter,
+        id=ns.id,
+        filename=ns.filename,
+    )
+    for note in sorted(ns.notes, key=lambda n: n.start_time):
+        if start <= note.start_time < end:
+            new = _copy.copy(note)
+            new.start_time -= start
+            new.end_time = min(note.end_time, end) - start
+            out.notes.append(new)
+            out.total_time = max(out.total_time, new.end_time)
+    for name in ("tempos", "time_signatures", "key_signatures"):
+        events = sorted(getattr(ns, name), key=lambda e: e.time)
+        kept = []
+        in_force = [e for e in events if e.time <= start]
+        if in_force:
+            state = _copy.copy(in_force[-1])
+            state.time = 0.0
+            kept.append(state)
+        for e in events:
+            if start < e.time < end:
+                new = _copy.copy(e)
+                new.time -= start
+                kept.append(new)
+        setattr(out, name, kept)
+    for name in ("control_changes", "pitch_bends", "text_annotations"):
+        kept = []
+        for e in sorted(getattr(ns, name), key=lambda e: e.time):
+            if start <= e.time < end:
+                new = _copy.copy(e)
+                new.time -= start
+                kept.append(new)
+        setattr(out, name, kept)
+    return out
+
+
+def split_on_time_changes(ns: NoteSequence) -> list[NoteSequence]:
+    """Split where the tempo or time signature really changes, like note-seq's splitter.
+
+    Each piece has one tempo and one time signature and starts at time 0. A change at or after
+    the end of the music is ignored; a sequence with nothing in it gives ``[]``.
+    """
+    _require_unquantized(ns, "split_on_time_changes")
+    changes = sorted(
+        [e for e in (*ns.time_signatures, *ns.tempos) if e.time < ns.total_time],
+        key=lambda e: e.time,
+    )
+    meter, qpm = (4, 4), DEFAULT_QPM
+    splits = [0.0]
+    for change in changes:
+        if isinstance(change, TimeSignature):
+            new_meter = (change.numerator, change.denominator)
+            if new_meter == meter:
+                continue
+            meter = new_meter
+        else:
+            if change.qpm == qpm:
+                continue
+            qpm = change.qpm
+        if change.time > splits[-1]:
+            splits.append(change.time)
+    if ns.total_time > splits[-1]:
+        splits.append(ns.total_time)
+    return [extract_subsequence(ns, a, b) for a, b in zip(splits[:-1], splits[1:])]
+
+
+class _TempoMap:
+    """Seconds <-> quarter notes under a piecewise-constant tempo map."""
+
+    def __init__(self, tempos: list[Tempo]):
+        tempos = sorted(tempos, key=lambda t: t.time)
+        if not tempos or tempos[0].time > 0:
+            tempos = [Tempo(0.0, DEFAULT_QPM), *tempos]
+        self.times = [t.time for t in tempos]
+        self.qpms = [t.qpm for t in tempos]
+        self.beats = [0.0]
+        for i in range(1, len(tempos)):
+            span = self.times[i] - self.times[i - 1]
+            self.beats.append(self.beats[-1] + span * self.qpms[i - 1] / 60.0)
+
+    def beats_at(self, seconds: float) -> float:
+        i = max(bisect.bisect_right(self.times, seconds) - 1, 0)
+        return self.beats[i] + (seconds - self.times[i]) * self.qpms[i] / 60.0
+
+
+def flatten_tempo(ns: NoteSequence, qpm: float | None = None) -> NoteSequence:
+    """Rewrite a multi-tempo sequence onto one tempo, keeping every event's beat position.
+
+    Every time is mapped through the tempo map to quarter notes and back at ``qpm`` (default:
+    the tempo in force for the longest stretch of the music), so a note on beat 17 stays on
+    beat 17 and quantization lines up with the bars. Durations in seconds change where the
+    tempo differed; that is the point (note-seq#50).
+    """
+    _require_unquantized(ns, "flatten_tempo")
+    tempo_map = _TempoMap(ns.tempos)
+    if qpm is None:
+        qpm = _dominant_qpm(tempo_map, ns.total_time)
+    if qpm <= 0:
+        raise ValueError(f"qpm must be positive, got {qpm}")
+    scale = 60.0 / qpm
+
+    def remap(t: float) -> float:
+        return tempo_map.beats_at(t) * scale
+
+    out = ns.copy()
+    for note in out.notes:
+        note.start_time, note.end_time = remap(note.start_time), remap(note.end_time)
+    for name in (
+        "time_signatures",
+        "key_signatures",
+        "control_changes",
+        "pitch_bends",
+        "text_annotations",
+    ):
+        for e in getattr(out, name):
+            e.time = remap(e.time)
+    out.tempos = [Tempo(0.0, float(qpm))]
+    out.total_time = remap(ns.total_time)
+    return out
+
+
+def _dominant_qpm(tempo_map: _TempoMap, total_time: float) -> float:
+    spans: dict[float, float] = {}
+    bounds = [*tempo_map.times, max(total_time, tempo_map.times[-1])]
+    for i, q in enumerate(tempo_map.qpms):
+        spans[q] = spans.get(q, 0.0) + max(bounds[i + 1] - bounds[i], 0.0)
+    best = max(spans.values())
+    # Ties go to the earliest tempo, so a file with equal spans keeps its opening tempo.
+    return next(q for q in tempo_map.qpms if spans[q] == best)
