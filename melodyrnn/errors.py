@@ -80,3 +80,7 @@ class GenerationError(MelodyRNNError):
 
 class DatasetError(MelodyRNNError):
     """A dataset cannot be built or read."""
+
+
+class ChordEncodingError(EncodingError):
+    """A chord cannot be encoded as asked (e.g. a sus chord in a triad encoding)."""

@@ -412,9 +412,9 @@ def _require_unquantized(ns: NoteSequence, what: str) -> None:
 def extract_subsequence(ns: NoteSequence, start: float, end: float) -> NoteSequence:
     """The part of ``ns`` in [start, end), shifted to begin at 0.
 
-    Notes starting in the window are kept (their ends clipped to ``end``); tempo, time and key
-    signatures in force at ``start`` are carried to time 0; controller data inside the window
-    is kept. Quantized fields are cleared.
+    Notes starting in the window are kept (their ends clipped to ``end``); the tempo, time and
+    key signature and chord symbol in force at ``start`` are carried to time 0; controller data
+    and other text inside the window is kept (note-seq keeps only pedal controllers).
     """
     _require_unquantized(ns, "extract_subsequence")
     out = NoteSequence(
@@ -430,8 +430,15 @@ def extract_subsequence(ns: NoteSequence, start: float, end: float) -> NoteSeque
             new.end_time = min(note.end_time, end) - start
             out.notes.append(new)
             out.total_time = max(out.total_time, new.end_time)
-    for name in ("tempos", "time_signatures", "key_signatures"):
-        events = sorted(getattr(ns, name), key=lambda e: e.time)
+    chords = [a for a in ns.text_annotations if a.annotation_type == CHORD_SYMBOL]
+    others = [a for a in ns.text_annotations if a.annotation_type != CHORD_SYMBOL]
+    for name, source in (
+        ("tempos", ns.tempos),
+        ("time_signatures", ns.time_signatures),
+        ("key_signatures", ns.key_signatures),
+        ("text_annotations", chords),
+    ):
+        events = sorted(source, key=lambda e: e.time)
         kept = []
         in_force = [e for e in events if e.time <= start]
         if in_force:
@@ -444,14 +451,18 @@ def extract_subsequence(ns: NoteSequence, start: float, end: float) -> NoteSeque
                 new.time -= start
                 kept.append(new)
         setattr(out, name, kept)
-    for name in ("control_changes", "pitch_bends", "text_annotations"):
-        kept = []
-        for e in sorted(getattr(ns, name), key=lambda e: e.time):
+    for name, source in (
+        ("control_changes", ns.control_changes),
+        ("pitch_bends", ns.pitch_bends),
+        ("text_annotations", others),
+    ):
+        kept = getattr(out, name)
+        for e in sorted(source, key=lambda e: e.time):
             if start <= e.time < end:
                 new = _copy.copy(e)
                 new.time -= start
                 kept.append(new)
-        setattr(out, name, kept)
+        kept.sort(key=lambda e: e.time)
     return out
 
 
@@ -542,7 +553,7 @@ def flatten_tempo(ns: NoteSequence, qpm: float | None = None) -> NoteSequence:
 
 def _dominant_qpm(tempo_map: _TempoMap, total_time: float) -> float:
     spans: dict[float, float] = {}
-    bounds = [*tempo_map.times, max(total_time, tempo_map.times[-1])]
+    bounds = [min(t, total_time) for t in tempo_map.times] + [total_time]
     for i, q in enumerate(tempo_map.qpms):
         spans[q] = spans.get(q, 0.0) + max(bounds[i + 1] - bounds[i], 0.0)
     best = max(spans.values())

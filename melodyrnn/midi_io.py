@@ -1,0 +1,425 @@
+"""MIDI <-> NoteSequence, with note-seq's semantics and clear errors for bad files.
+
+Reading goes mido -> checks -> pretty_midi -> :class:`~melodyrnn.sequence.NoteSequence`, and gives
+the same sequence as note-seq's ``midi_io.midi_to_note_sequence``: one ``instrument`` index per
+pretty_midi Instrument (a (track, channel, program) group that has notes), its program and drum
+flag, instrument names, notes, pitch bends and control changes in seconds, the tempo map from
+pretty_midi, time signatures, key signatures (key = key_number % 12, mode = key_number // 12) and
+``total_time`` = the end of the last note.
+
+What pretty_midi (and so note-seq) does not keep: MIDI channels, the track layout, lyrics, text
+and sysex, tempo/meter/key events outside the first track, control changes and pitch bends of a
+channel that never plays a note, velocity-0 notes, and note-ons without a note-off.
+
+Bad input never escapes as a raw mido/pretty_midi traceback: a missing, unreadable, empty,
+truncated or non-MIDI file, a type-2 file, a header with 0 ticks per quarter (or SMPTE timing),
+a tempo of 0, or a file whose events lie absurdly far out (which would make pretty_midi allocate
+a tick table of that size) raise :class:`~melodyrnn.errors.MidiError`. The file is checked with
+mido before pretty_midi sees it, so reading is bounded in time and memory.
+
+Writing (:func:`sequence_to_pretty_midi`) also follows note-seq's
+``note_sequence_to_pretty_midi``: resolution = ``ticks_per_quarter`` (or 220), the tempo at time
+0 (or 120) as the initial tempo and every later tempo kept, time and key signatures, and one
+pretty_midi Instrument per (instrument, program, is_drum) group, instrument 0 sharing the first
+one. Groups other than instrument 0 without a name in ``instrument_infos`` get pretty_midi's
+General MIDI name ("Drums" for drums) as track name, so those names show up when the file is read
+back. Unlike note-seq, several groups of instrument 0 (e.g. two programs) each get their own
+track instead of overwriting each other, and values MIDI cannot store raise ``MidiError``.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import math
+import os
+import tempfile
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+import mido
+import pretty_midi
+
+from .errors import MidiError
+from .sequence import (
+    DEFAULT_QPM,
+    MINOR,
+    STANDARD_PPQ,
+    ControlChange,
+    InstrumentInfo,
+    KeySignature,
+    Note,
+    NoteSequence,
+    PitchBend,
+    Tempo,
+    TimeSignature,
+)
+
+# Largest absolute tick accepted. pretty_midi allocates a float64 table with one entry per tick
+# (80 MB at this size); a larger value means a corrupt file. 10**7 is pretty_midi's own default
+# limit (note-seq raises it globally to 10**10, which lets garbage files exhaust memory).
+MAX_TICKS = 10_000_000
+
+# note-seq stores time-signature denominators in an int32 field.
+_MAX_DENOMINATOR = 2**31 - 1
+# A set_tempo event stores microseconds per quarter note in 3 bytes.
+_MAX_TEMPO_US = 0xFFFFFF
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def midi_to_sequence(source, *, filename: str | os.PathLike | None = None) -> NoteSequence:
+    """Read MIDI into a :class:`NoteSequence` (note-seq's ``midi_to_note_sequence``).
+
+    ``source`` is a path (``str`` or ``os.PathLike``), the file's bytes, a ``mido.MidiFile``
+    or a ``pretty_midi.PrettyMIDI``. ``filename`` names the data in error messages and in the
+    result: ``ns.filename`` = it, ``ns.id`` = its stem. It defaults to the path as given (or a
+    ``mido.MidiFile``'s own filename); without any, both stay empty like note-seq's.
+
+    A valid file without any note (only meta events, or only controllers) gives a sequence
+    without notes and ``total_time`` 0: deciding whether that is an error is the caller's job.
+
+    Raises :class:`MidiError` (one line naming the file and the reason) for anything that is
+    not a readable type-0/1 Standard MIDI File.
+    """
+    if isinstance(source, pretty_midi.PrettyMIDI):
+        label = os.fspath(filename) if filename is not None else None
+        try:
+            ns = _pretty_midi_to_sequence(source)
+        except MidiError as exc:
+            raise MidiError(f"{_describe(label)}: {exc}") from exc
+        except Exception as exc:  # a hand-built PrettyMIDI with values MIDI cannot hold
+            raise MidiError(f"{_describe(label)}: {_one_line(exc)}") from exc
+        return _with_name(ns, label)
+
+    if isinstance(source, mido.MidiFile):
+        label = filename if filename is not None else source.filename
+        label = os.fspath(label) if label is not None else None
+        # pretty_midi rewrites message times in place; work on a copy of the caller's object.
+        midi = copy.deepcopy(source)
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        label = os.fspath(filename) if filename is not None else None
+        midi = _parse_bytes(bytes(source), label)
+    elif isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        label = os.fspath(filename) if filename is not None else path
+        midi = _parse_bytes(_read_file(path), label)
+    else:
+        raise TypeError(
+            "midi_to_sequence() takes a path, bytes, a mido.MidiFile or a pretty_midi.PrettyMIDI, "
+            f"not {type(source).__name__}"
+        )
+
+    _check_midi(midi, label)
+    try:
+        with warnings.catch_warnings():
+            # pretty_midi warns about tempo/meter events outside track 0 (it ignores them,
+            # like note-seq); that is documented above and not worth a warning per file.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            pm = pretty_midi.PrettyMIDI(mido_object=midi)
+        ns = _pretty_midi_to_sequence(pm)
+    except MidiError as exc:
+        raise MidiError(f"{_describe(label)}: {exc}") from exc
+    except Exception as exc:  # pretty_midi raises many kinds of errors on odd files
+        raise MidiError(f"{_describe(label)}: {_one_line(exc)}") from exc
+    return _with_name(ns, label)
+
+
+def _describe(label: str | None) -> str:
+    return f"cannot read MIDI file '{label}'" if label else "cannot read MIDI data"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _with_name(ns: NoteSequence, label: str | None) -> NoteSequence:
+    if label:
+        ns.filename = label
+        ns.id = Path(label).stem
+    return ns
+
+
+def _read_file(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError as exc:
+        raise MidiError(f"{_describe(path)}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise MidiError(f"{_describe(path)}: it is a directory, not a file") from exc
+    except PermissionError as exc:
+        raise MidiError(f"{_describe(path)}: permission denied") from exc
+    except OSError as exc:
+        raise MidiError(f"{_describe(path)}: {exc.strerror or _one_line(exc)}") from exc
+
+
+def _parse_bytes(data: bytes, label: str | None) -> mido.MidiFile:
+    """Parse with mido, turning its many exception types into one clear MidiError."""
+    where = _describe(label)
+    if not data:
+        raise MidiError(f"{where}: the file is empty")
+    if data[:4] != b"MThd":
+        raise MidiError(f"{where}: not a Standard MIDI File (it does not start with 'MThd')")
+    try:
+        midi = mido.MidiFile(file=io.BytesIO(data))
+    except EOFError as exc:
+        raise MidiError(
+            f"{where}: the file is truncated (it ends in the middle of a chunk)"
+        ) from exc
+    except Exception as exc:
+        raise MidiError(f"{where}: corrupt MIDI data ({_one_line(exc)})") from exc
+    midi.filename = label
+    return midi
+
+
+def _check_midi(midi: mido.MidiFile, label: str | None) -> None:
+    """Reject what pretty_midi cannot read sensibly, before it allocates anything."""
+    where = _describe(label)
+    if midi.type == 2:
+        raise MidiError(
+            f"{where}: type 2 MIDI files (independent sequences per track) are not supported; "
+            "save it as type 0 or 1"
+        )
+    if midi.type not in (0, 1):
+        raise MidiError(f"{where}: unknown MIDI file type {midi.type}")
+    if midi.ticks_per_beat < 0:
+        raise MidiError(f"{where}: SMPTE time division is not supported, only ticks per quarter")
+    if midi.ticks_per_beat == 0:
+        raise MidiError(f"{where}: the header gives 0 ticks per quarter note")
+    if not midi.tracks:
+        raise MidiError(f"{where}: the file contains no tracks")
+    last_tick = 0
+    for index, track in enumerate(midi.tracks):
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if index == 0 and msg.type == "set_tempo" and msg.tempo == 0:
+                raise MidiError(f"{where}: a tempo event gives 0 microseconds per quarter note")
+            if msg.type == "time_signature" and (
+                msg.numerator == 0 or msg.denominator > _MAX_DENOMINATOR
+            ):
+                denominator = msg.denominator
+                if denominator > _MAX_DENOMINATOR:
+                    denominator = f"2**{denominator.bit_length() - 1}"
+                raise MidiError(
+                    f"{where}: invalid time signature {msg.numerator}/{denominator} at tick {tick}"
+                )
+        last_tick = max(last_tick, tick)
+        if not track:
+            # pretty_midi fails on a track with no events at all; an empty track means nothing.
+            track.append(mido.MetaMessage("end_of_track", time=0))
+    if last_tick >= MAX_TICKS:
+        raise MidiError(
+            f"{where}: its last event is at tick {last_tick}, beyond the limit of {MAX_TICKS} "
+            "ticks; the file is probably corrupt"
+        )
+
+
+def _pretty_midi_to_sequence(pm: pretty_midi.PrettyMIDI) -> NoteSequence:
+    ns = NoteSequence(ticks_per_quarter=int(pm.resolution))
+
+    for ts in pm.time_signature_changes:
+        ns.time_signatures.append(
+            TimeSignature(float(ts.time), int(ts.numerator), int(ts.denominator))
+        )
+    for ks in pm.key_signature_changes:
+        mode = int(ks.key_number) // 12
+        if mode not in (0, 1):
+            raise MidiError(f"invalid key number {ks.key_number}")
+        ns.key_signatures.append(KeySignature(float(ks.time), int(ks.key_number) % 12, mode))
+    for time, qpm in zip(*pm.get_tempo_changes()):
+        ns.tempos.append(Tempo(float(time), float(qpm)))
+
+    for index, inst in enumerate(pm.instruments):
+        program, is_drum = int(inst.program), bool(inst.is_drum)
+        if inst.name:
+            ns.instrument_infos.append(InstrumentInfo(index, inst.name))
+        for n in inst.notes:
+            ns.notes.append(
+                Note(
+                    pitch=int(n.pitch),
+                    velocity=int(n.velocity),
+                    start_time=float(n.start),
+                    end_time=float(n.end),
+                    instrument=index,
+                    program=program,
+                    is_drum=is_drum,
+                )
+            )
+        for b in inst.pitch_bends:
+            ns.pitch_bends.append(PitchBend(float(b.time), int(b.pitch), index, program, is_drum))
+        for cc in inst.control_changes:
+            ns.control_changes.append(
+                ControlChange(
+                    float(cc.time), int(cc.number), int(cc.value), index, program, is_drum
+                )
+            )
+    ns.total_time = max((n.end_time for n in ns.notes), default=0.0)
+    return ns
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def sequence_to_pretty_midi(ns: NoteSequence) -> pretty_midi.PrettyMIDI:
+    """A ``pretty_midi.PrettyMIDI`` of ``ns`` (note-seq's ``note_sequence_to_pretty_midi``).
+
+    Absolute times are kept: the tempo map is rebuilt so every event lands on the tick nearest
+    its time. Quantized fields are ignored. Raises :class:`MidiError` for values a MIDI file
+    cannot hold (pitch 128, a 4/3 time signature, a negative time, ...).
+    """
+    _check_writable(ns)
+    resolution = ns.ticks_per_quarter or STANDARD_PPQ
+    tempos = sorted(ns.tempos, key=lambda t: t.time)
+    initial = next((t for t in tempos if t.time == 0), None)
+    pm = pretty_midi.PrettyMIDI(
+        resolution=resolution, initial_tempo=initial.qpm if initial else DEFAULT_QPM
+    )
+    # pretty_midi has no public way to add tempo changes: append to its tick scales, in time
+    # order, so each change's tick is computed under the tempos before it.
+    for tempo in tempos:
+        if tempo == initial:
+            continue
+        tick = pm.time_to_tick(tempo.time)
+        pm._tick_scales.append((tick, 60.0 / (resolution * tempo.qpm)))
+        pm._update_tick_to_time(0)
+
+    for ts in ns.time_signatures:
+        pm.time_signature_changes.append(
+            pretty_midi.TimeSignature(ts.numerator, ts.denominator, ts.time)
+        )
+    for ks in ns.key_signatures:
+        key_number = ks.key + (12 if ks.mode == MINOR else 0)
+        pm.key_signature_changes.append(pretty_midi.KeySignature(key_number, ks.time))
+
+    groups: dict[tuple[int, int, bool], dict[str, list]] = defaultdict(
+        lambda: {"notes": [], "bends": [], "controls": []}
+    )
+    for n in ns.notes:
+        groups[(n.instrument, n.program, n.is_drum)]["notes"].append(
+            pretty_midi.Note(n.velocity, n.pitch, n.start_time, n.end_time)
+        )
+    for b in ns.pitch_bends:
+        groups[(b.instrument, b.program, b.is_drum)]["bends"].append(
+            pretty_midi.PitchBend(b.bend, b.time)
+        )
+    for cc in ns.control_changes:
+        groups[(cc.instrument, cc.program, cc.is_drum)]["controls"].append(
+            pretty_midi.ControlChange(cc.control_number, cc.control_value, cc.time)
+        )
+
+    names = {info.instrument: info.name for info in ns.instrument_infos}
+    # Instrument 0 shares the first track, which exists even when nothing plays on it.
+    first = pretty_midi.Instrument(0)
+    pm.instruments.append(first)
+    first_used = False
+    for (index, program, is_drum), events in sorted(groups.items()):
+        if index == 0 and not first_used:
+            inst, first_used = first, True
+            inst.program, inst.is_drum = program, is_drum
+        else:
+            default_name = "Drums" if is_drum else pretty_midi.program_to_instrument_name(program)
+            inst = pretty_midi.Instrument(program, is_drum, default_name)
+            pm.instruments.append(inst)
+        if index in names:
+            inst.name = names[index]
+        inst.notes = events["notes"]
+        inst.pitch_bends = events["bends"]
+        inst.control_changes = events["controls"]
+    return pm
+
+
+def sequence_to_midi_bytes(ns: NoteSequence) -> bytes:
+    """The bytes of the Standard MIDI File :func:`sequence_to_pretty_midi` describes."""
+    pm = sequence_to_pretty_midi(ns)
+    buffer = io.BytesIO()
+    try:
+        pm.write(buffer)
+    except Exception as exc:  # values were checked; this is a last line of defence
+        raise MidiError(f"cannot write MIDI: {_one_line(exc)}") from exc
+    return buffer.getvalue()
+
+
+def sequence_to_midi_file(ns: NoteSequence, path: str | os.PathLike) -> Path:
+    """Write ``ns`` as a MIDI file, atomically: a reader never sees a half-written file.
+
+    The bytes go to a temporary file in the same folder, which then replaces ``path``.
+    Returns ``path`` as a :class:`~pathlib.Path`.
+    """
+    path = Path(path)
+    data = sequence_to_midi_bytes(ns)
+    folder = path.parent
+    if not folder.is_dir():
+        raise MidiError(f"cannot write MIDI file '{path}': folder '{folder}' does not exist")
+    tmp_name = None
+    try:
+        with tempfile.NamedTemporaryFile(
+            dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        ) as tmp:
+            tmp_name = tmp.name
+            tmp.write(data)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, path)
+    except OSError as exc:
+        if tmp_name is not None and os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise MidiError(f"cannot write MIDI file '{path}': {exc.strerror or exc}") from exc
+    return path
+
+
+def _check_writable(ns: NoteSequence) -> None:
+    """Raise MidiError for the first value a Standard MIDI File cannot hold."""
+
+    def fail(what: str) -> None:
+        raise MidiError(f"cannot write MIDI: {what}")
+
+    def check_time(time: float, what: str) -> None:
+        if not math.isfinite(time) or time < 0:
+            fail(f"{what} is at time {time}; times must be finite and >= 0")
+
+    def check_7bit(value: int, what: str) -> None:
+        if not 0 <= value <= 127:
+            fail(f"{what} is {value}; it must be in 0..127")
+
+    if not 0 <= ns.ticks_per_quarter <= 0x7FFF:
+        fail(f"ticks_per_quarter is {ns.ticks_per_quarter}; it must be in 1..32767")
+    for t in ns.tempos:
+        check_time(t.time, f"a tempo of {t.qpm} qpm")
+        if not (math.isfinite(t.qpm) and t.qpm > 0) or not 1 <= 6e7 / t.qpm <= _MAX_TEMPO_US:
+            fail(f"tempo {t.qpm} qpm cannot be stored (it must lie between 3.58 and 6e7 qpm)")
+    for ts in ns.time_signatures:
+        check_time(ts.time, f"time signature {ts.numerator}/{ts.denominator}")
+        d = ts.denominator
+        if not 1 <= ts.numerator <= 255 or d < 1 or d & (d - 1) or d > 2**255:
+            fail(
+                f"time signature {ts.numerator}/{d} cannot be stored (numerator 1..255, "
+                "denominator a power of 2)"
+            )
+    for ks in ns.key_signatures:
+        check_time(ks.time, "a key signature")
+        if not 0 <= ks.key <= 11:
+            fail(f"key signature key is {ks.key}; it must be a pitch class 0..11")
+    programs = [(n.program, "a note's program") for n in ns.notes]
+    programs += [(e.program, "an event's program") for e in (*ns.control_changes, *ns.pitch_bends)]
+    for program, what in programs:
+        check_7bit(program, what)
+    for n in ns.notes:
+        check_7bit(n.pitch, "a note pitch")
+        check_7bit(n.velocity, f"the velocity of pitch {n.pitch}")
+        check_time(n.start_time, f"a note of pitch {n.pitch}")
+        check_time(n.end_time, f"the end of a note of pitch {n.pitch}")
+        if n.end_time < n.start_time:
+            fail(f"a note of pitch {n.pitch} ends ({n.end_time}) before it starts ({n.start_time})")
+    for cc in ns.control_changes:
+        check_time(cc.time, f"control change {cc.control_number}")
+        check_7bit(cc.control_number, "a control number")
+        check_7bit(cc.control_value, f"the value of control {cc.control_number}")
+    for b in ns.pitch_bends:
+        check_time(b.time, "a pitch bend")
+        if not -8192 <= b.bend <= 8191:
+            fail(f"pitch bend {b.bend} is outside -8192..8191")
