@@ -1,0 +1,546 @@
+"""Drum tracks: per-step sets of drum pitches, their 9-class bitmask encoding, and extraction.
+
+Two flavours of the same idea live here:
+
+* **Magenta** (note-seq's ``DrumTrack`` and ``MultiDrumOneHotEncoding``, the ``drum_kit`` config):
+  a :class:`DrumTrack` holds one frozenset of MIDI drum pitches per step; notes must be
+  ``is_drum`` and have a velocity; extraction stops after ``gap_bars`` of silence. A step is
+  encoded as the bitmask ``sum(2**c)`` of the drum classes ``c`` it strikes (512 classes), unknown
+  pitches are ignored, and decoding plays the *first* pitch of each class.
+* **magenta.js** (``DrumsOneHotConverter``): uses *every* note, with a slightly different class
+  table, and sums ``2**class`` per note, so two notes of one class add twice and a label can reach
+  512 or more (magenta.js then feeds an all-zero one-hot row); a pitch in no class turns the whole
+  step into silence. :func:`drums_from_sequence_magenta_js` reproduces those raw labels exactly.
+
+The integer form of a drum event, shared by encoders and the generator, is the bitmask itself.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import EncodingError, NonIntegerStepsPerBarError, QuantizationStatusError
+from ..sequence import STANDARD_PPQ, Note, NoteSequence, QuantizationInfo, Tempo
+
+DEFAULT_STEPS_PER_BAR = 16
+DEFAULT_STEPS_PER_QUARTER = 4
+DRUM_CHANNEL_INSTRUMENT = 9
+
+# Drum classes in bit order: kick, snare, closed hi-hat, open hi-hat, low tom, mid tom, high tom,
+# crash, ride. The first pitch of each class is the one a decoded event plays.
+MAGENTA_DRUM_PITCH_CLASSES: tuple[tuple[int, ...], ...] = (
+    (36, 35),
+    (38, 27, 28, 31, 32, 33, 34, 37, 39, 40, 56, 65, 66, 75, 85),
+    (42, 44, 54, 68, 69, 70, 71, 73, 78, 80, 22),
+    (46, 67, 72, 74, 79, 81, 26),
+    (45, 29, 41, 43, 61, 64, 84),
+    (48, 47, 60, 63, 77, 86, 87),
+    (50, 30, 62, 76, 83),
+    (49, 52, 55, 57, 58),
+    (51, 53, 59, 82),
+)
+
+# magenta.js DEFAULT_DRUM_PITCH_CLASSES: no 22/26 in the hi-hats, 43 is a high tom, 52 a ride.
+MAGENTA_JS_DRUM_PITCH_CLASSES: tuple[tuple[int, ...], ...] = (
+    (36, 35),
+    (38, 27, 28, 31, 32, 33, 34, 37, 39, 40, 56, 65, 66, 75, 85),
+    (42, 44, 54, 68, 69, 70, 71, 73, 78, 80),
+    (46, 67, 72, 74, 79, 81),
+    (45, 29, 41, 61, 64, 84),
+    (48, 47, 60, 63, 77, 86, 87),
+    (50, 30, 43, 62, 76, 83),
+    (49, 55, 57, 58),
+    (51, 52, 53, 59, 82),
+)
+
+_NAMED_PITCH_CLASSES = {
+    "magenta": MAGENTA_DRUM_PITCH_CLASSES,
+    "magenta_js": MAGENTA_JS_DRUM_PITCH_CLASSES,
+}
+
+NUM_DRUM_CLASSES = 9
+NUM_DRUM_EVENTS = 2**NUM_DRUM_CLASSES  # 512
+
+
+def drum_pitch_classes(pitch_classes: str | Sequence[Sequence[int]]) -> tuple[tuple[int, ...], ...]:
+    """The class table named ``"magenta"`` or ``"magenta_js"``, or a checked custom table."""
+    if isinstance(pitch_classes, str):
+        try:
+            return _NAMED_PITCH_CLASSES[pitch_classes]
+        except KeyError:
+            raise EncodingError(
+                f"unknown drum pitch classes {pitch_classes!r}; use 'magenta' or 'magenta_js'"
+            ) from None
+    table = tuple(tuple(int(p) for p in group) for group in pitch_classes)
+    if not table or any(not group for group in table):
+        raise EncodingError("drum pitch classes must be a non-empty list of non-empty pitch lists")
+    seen = [p for group in table for p in group]
+    if len(seen) != len(set(seen)):
+        raise EncodingError("a drum pitch appears in more than one drum class")
+    return table
+
+
+def _pitch_class_lookup(table: tuple[tuple[int, ...], ...]) -> np.ndarray:
+    """An int array over MIDI pitches 0..127: the class of each pitch, -1 for none."""
+    lookup = np.full(128, -1, dtype=np.int64)
+    for cls, group in enumerate(table):
+        for pitch in group:
+            if 0 <= pitch < 128:
+                lookup[pitch] = cls
+    return lookup
+
+
+# --- the one-hot event encoding -------------------------------------------------------------
+
+
+class MultiDrumOneHotEncoding:
+    """Drum events as class bitmasks: event ``sum(2**c)`` over the drum classes struck.
+
+    Implements the one-hot *event encoding* protocol the generic encoders build on
+    (``num_classes``, ``default_event``, ``encode_event``/``decode_event`` and their vectorised
+    ``encode_events``/``decode_events``). Events are integers (the bitmask), so encoding and
+    decoding an integer event are the identity after validation; :meth:`pitches_to_event` and
+    :meth:`event_to_pitches` convert from and to sets of MIDI drum pitches, Magenta's way (a class
+    counts once however many of its pitches sound, unknown pitches are ignored, decoding plays
+    the first pitch of each class).
+
+    With ``pitch_classes="magenta_js"`` the class table is magenta.js's, and an integer event may
+    be a raw magenta.js label of 512 or more (see :func:`drums_from_sequence_magenta_js`): such a
+    class is passed through unchanged and the one-hot encoder must feed an all-zero row for it;
+    it decodes to no pitches.
+    """
+
+    def __init__(
+        self,
+        pitch_classes: str | Sequence[Sequence[int]] = "magenta",
+        ignore_unknown: bool = True,
+    ):
+        self.class_pitches = drum_pitch_classes(pitch_classes)
+        # The name ("magenta", "magenta_js") when one was given, else the table itself.
+        self.pitch_classes = pitch_classes if isinstance(pitch_classes, str) else self.class_pitches
+        self.ignore_unknown = ignore_unknown
+        self._class_of_pitch = {p: c for c, group in enumerate(self.class_pitches) for p in group}
+        self._first_pitches = np.array([group[0] for group in self.class_pitches], dtype=np.int64)
+
+    @property
+    def allows_raw_labels(self) -> bool:
+        """True for magenta.js: events >= num_classes are legal (they feed an all-zero row)."""
+        return self.pitch_classes == "magenta_js"
+
+    @property
+    def num_classes(self) -> int:
+        return 2 ** len(self.class_pitches)
+
+    @property
+    def default_event(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return f"MultiDrumOneHotEncoding(pitch_classes={self.pitch_classes!r})"
+
+    # scalar protocol
+
+    def encode_event(self, event) -> int:
+        """Class index of an event: an integer bitmask (validated) or an iterable of pitches."""
+        if isinstance(event, (int, np.integer)):
+            return self._check_event(int(event))
+        return self.pitches_to_event(event)
+
+    def decode_event(self, index: int) -> int:
+        """The integer event of a class index (the bitmask itself)."""
+        return self._check_event(int(index))
+
+    # vectorised protocol
+
+    def encode_events(self, events) -> np.ndarray:
+        """Class indices (int64) of an array of integer events."""
+        return self._check_events(events)
+
+    def decode_events(self, indices) -> np.ndarray:
+        """Integer events (int64) of an array of class indices."""
+        return self._check_events(indices)
+
+    # pitch sets
+
+    def pitches_to_event(self, pitches: Iterable[int]) -> int:
+        """Bitmask of the classes struck by ``pitches`` (each class counts once)."""
+        mask = 0
+        for pitch in pitches:
+            cls = self._class_of_pitch.get(int(pitch))
+            if cls is not None:
+                mask |= 1 << cls
+            elif not self.ignore_unknown:
+                raise EncodingError(
+                    f"drum pitch {pitch} is in no drum class; map it to a known drum pitch"
+                )
+        return mask
+
+    def event_to_pitches(self, event: int) -> frozenset[int]:
+        """The pitches an event plays: the first pitch of each class whose bit is set.
+
+        A magenta.js raw label of ``num_classes`` or more plays nothing (its one-hot row is zero).
+        """
+        event = self._check_event(int(event))
+        if event >= self.num_classes:
+            return frozenset()
+        return frozenset(int(p) for cls, p in enumerate(self._first_pitches) if (event >> cls) & 1)
+
+    # validation
+
+    @property
+    def _label(self) -> str:
+        return repr(self.pitch_classes) if isinstance(self.pitch_classes, str) else "custom"
+
+    def _check_event(self, event: int) -> int:
+        if event < 0 or (event >= self.num_classes and not self.allows_raw_labels):
+            raise EncodingError(
+                f"drum event {event} is outside 0..{self.num_classes - 1} "
+                f"for the {self._label} drum classes"
+            )
+        return event
+
+    def _check_events(self, events) -> np.ndarray:
+        arr = np.asarray(events)
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            raise EncodingError(f"drum events must be integers, got dtype {arr.dtype}")
+        arr = arr.astype(np.int64, copy=False)
+        if arr.size:
+            lo, hi = int(arr.min()), int(arr.max())
+            if lo < 0 or (hi >= self.num_classes and not self.allows_raw_labels):
+                bad = lo if lo < 0 else hi
+                raise EncodingError(
+                    f"drum event {bad} is outside 0..{self.num_classes - 1} "
+                    f"for the {self._label} drum classes"
+                )
+        return arr
+
+
+# --- DrumTrack ------------------------------------------------------------------------------
+
+
+@dataclass
+class DrumTrack:
+    """A quantized stream of drum events: one frozenset of MIDI drum pitches per step.
+
+    ``start_step`` is the offset of the first event in the source sequence (a bar boundary when
+    extracted); ``end_step`` is ``start_step + len(events)``. Drum notes have no duration.
+    """
+
+    events: list[frozenset[int]] = field(default_factory=list)
+    start_step: int = 0
+    steps_per_bar: int = DEFAULT_STEPS_PER_BAR
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER
+
+    def __post_init__(self):
+        self.events = [frozenset(int(p) for p in e) for e in self.events]
+        for event in self.events:
+            if any(not 0 <= p <= 127 for p in event):
+                raise EncodingError(f"drum event {sorted(event)} holds a pitch outside 0..127")
+
+    @property
+    def end_step(self) -> int:
+        return self.start_step + len(self.events)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __iter__(self):
+        return iter(self.events)
+
+    def __getitem__(self, i):
+        return self.events[i]
+
+    def set_length(self, steps: int) -> None:
+        """Pad with empty events or truncate (at the end) to ``steps`` events."""
+        if steps < len(self.events):
+            del self.events[steps:]
+        else:
+            self.events.extend([frozenset()] * (steps - len(self.events)))
+
+    # -- from a quantized sequence ---------------------------------------------------------
+
+    @classmethod
+    def from_quantized_sequence(
+        cls,
+        qns: NoteSequence,
+        search_start_step: int = 0,
+        gap_bars: float = 1,
+        pad_end: bool = False,
+        ignore_is_drum: bool = False,
+    ) -> DrumTrack:
+        """The first drum track at or after ``search_start_step`` (note-seq semantics).
+
+        Uses drum notes (``is_drum``, unless ``ignore_is_drum``) with a non-zero velocity that
+        start at or after ``search_start_step``; all pitches starting on one step form one event.
+        The track starts at the bar (counted from ``search_start_step``) holding the first such
+        note and ends after the last event before a silence of ``gap_bars`` bars or more, padded
+        to a whole bar when ``pad_end``. An empty track (no drum notes) has ``start_step`` 0.
+
+        Raises :class:`NonIntegerStepsPerBarError` when the time signature gives a fractional
+        number of steps per bar, :class:`QuantizationStatusError` for an unquantized sequence.
+        """
+        steps_per_bar = _integer_steps_per_bar(qns)
+        track = cls(steps_per_bar=steps_per_bar, steps_per_quarter=qns.steps_per_quarter)
+
+        by_step: dict[int, set[int]] = collections.defaultdict(set)
+        for note in qns.notes:
+            if (
+                (note.is_drum or ignore_is_drum)
+                and note.velocity
+                and note.quantized_start_step >= search_start_step
+            ):
+                by_step[note.quantized_start_step].add(note.pitch)
+        if not by_step:
+            return track
+
+        steps = sorted(by_step)
+        first = steps[0]
+        track.start_step = first - (first - search_start_step) % steps_per_bar
+        gap_steps = gap_bars * steps_per_bar
+        next_free = 0  # index just after the last event written
+        for step in steps:
+            index = step - track.start_step
+            if track.events and index - next_free >= gap_steps:
+                break
+            track.set_length(index + 1)
+            track.events[index] = frozenset(by_step[step])
+            next_free = index + 1
+
+        if pad_end:
+            track.set_length(len(track) + (-len(track)) % steps_per_bar)
+        return track
+
+    # -- to a NoteSequence -------------------------------------------------------------------
+
+    def to_sequence(
+        self,
+        velocity: int = 100,
+        instrument: int = DRUM_CHANNEL_INSTRUMENT,
+        program: int = 0,
+        sequence_start_time: float = 0.0,
+        qpm: float = 120.0,
+    ) -> NoteSequence:
+        """An unquantized NoteSequence: every pitch of every event, one step long, ``is_drum``.
+
+        Times count from ``sequence_start_time`` plus ``start_step`` steps, like note-seq.
+        """
+        seconds_per_step = 60.0 / qpm / self.steps_per_quarter
+        offset = sequence_start_time + self.start_step * seconds_per_step
+        ns = NoteSequence(tempos=[Tempo(0.0, qpm)], ticks_per_quarter=STANDARD_PPQ)
+        for step, event in enumerate(self.events):
+            for pitch in sorted(event):
+                ns.notes.append(
+                    Note(
+                        pitch=pitch,
+                        velocity=velocity,
+                        start_time=step * seconds_per_step + offset,
+                        end_time=(step + 1) * seconds_per_step + offset,
+                        instrument=instrument,
+                        program=program,
+                        is_drum=True,
+                    )
+                )
+        if ns.notes:
+            ns.total_time = ns.notes[-1].end_time
+        return ns
+
+    # -- integer arrays ------------------------------------------------------------------------
+
+    def to_array(self, pitch_classes: str | Sequence[Sequence[int]] = "magenta") -> np.ndarray:
+        """The events as int64 class bitmasks (Magenta's rules with the chosen class table)."""
+        encoding = _encoding(pitch_classes)
+        return np.array([encoding.pitches_to_event(e) for e in self.events], dtype=np.int64)
+
+    @classmethod
+    def from_array(
+        cls,
+        events,
+        pitch_classes: str | Sequence[Sequence[int]] = "magenta",
+        start_step: int = 0,
+        steps_per_bar: int = DEFAULT_STEPS_PER_BAR,
+        steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
+    ) -> DrumTrack:
+        """Decode class bitmasks: each set bit plays the first pitch of its class."""
+        encoding = _encoding(pitch_classes)
+        arr = encoding.decode_events(events)
+        return cls(
+            events=[encoding.event_to_pitches(int(e)) for e in arr],
+            start_step=start_step,
+            steps_per_bar=steps_per_bar,
+            steps_per_quarter=steps_per_quarter,
+        )
+
+    def copy(self) -> DrumTrack:
+        return dataclasses.replace(self, events=list(self.events))
+
+
+def _encoding(pitch_classes) -> MultiDrumOneHotEncoding:
+    if isinstance(pitch_classes, MultiDrumOneHotEncoding):
+        return pitch_classes
+    return MultiDrumOneHotEncoding(pitch_classes)
+
+
+def _integer_steps_per_bar(qns: NoteSequence) -> int:
+    if not qns.is_relative_quantized:
+        raise QuantizationStatusError(
+            "drum extraction needs a sequence quantized relative to tempo; "
+            "call quantize_note_sequence() first"
+        )
+    steps_per_bar = qns.steps_per_bar()
+    if steps_per_bar % 1:
+        ts = min(qns.time_signatures, key=lambda t: t.time) if qns.time_signatures else None
+        meter = f"{ts.numerator}/{ts.denominator}" if ts else "4/4"
+        raise NonIntegerStepsPerBarError(
+            f"time signature {meter} gives {steps_per_bar:g} steps per bar; "
+            "quantize with more steps per quarter"
+        )
+    return int(steps_per_bar)
+
+
+# --- extraction (magenta's drum pipeline) -----------------------------------------------------
+
+
+def extract_drum_tracks(
+    qns: NoteSequence,
+    search_start_step: int = 0,
+    min_bars: int = 7,
+    max_steps_truncate: int | None = None,
+    max_steps_discard: int | None = None,
+    gap_bars: float = 1.0,
+    pad_end: bool = False,
+    ignore_is_drum: bool = False,
+) -> tuple[list[DrumTrack], dict]:
+    """Every drum track of a quantized sequence, one after another, as magenta's pipeline does.
+
+    A drum track may span several instruments (all drum notes are merged); each new search starts
+    at the next bar boundary after the previous track's end. Tracks shorter than ``min_bars`` bars
+    are discarded, then those longer than ``max_steps_discard`` steps, then the rest are truncated
+    to ``max_steps_truncate`` steps (down to a bar boundary when ``pad_end``). The training
+    pipeline (``DrumsExtractor``) uses ``min_bars=7, max_steps_truncate=512, gap_bars=1.0``.
+
+    Returns ``(tracks, stats)``: stats holds the counters ``drum_tracks_discarded_too_short``,
+    ``drum_tracks_discarded_too_long``, ``drum_tracks_truncated`` and the Counter
+    ``drum_track_lengths_in_bars`` (length in whole bars -> number of kept tracks).
+    """
+    stats: dict = {
+        "drum_tracks_discarded_too_short": 0,
+        "drum_tracks_discarded_too_long": 0,
+        "drum_tracks_truncated": 0,
+        "drum_track_lengths_in_bars": collections.Counter(),
+    }
+    steps_per_bar = _integer_steps_per_bar(qns)
+    tracks: list[DrumTrack] = []
+    while True:
+        track = DrumTrack.from_quantized_sequence(
+            qns,
+            search_start_step=search_start_step,
+            gap_bars=gap_bars,
+            pad_end=pad_end,
+            ignore_is_drum=ignore_is_drum,
+        )
+        if not track.events:
+            break
+        # Next search: the first bar boundary (on the grid of the last search) at or after the end.
+        search_start_step = track.end_step + (search_start_step - track.end_step) % steps_per_bar
+
+        if len(track) < track.steps_per_bar * min_bars:
+            stats["drum_tracks_discarded_too_short"] += 1
+            continue
+        if max_steps_discard is not None and len(track) > max_steps_discard:
+            stats["drum_tracks_discarded_too_long"] += 1
+            continue
+        if max_steps_truncate is not None and len(track) > max_steps_truncate:
+            length = max_steps_truncate
+            if pad_end:
+                length -= max_steps_truncate % track.steps_per_bar
+            track.set_length(length)
+            stats["drum_tracks_truncated"] += 1
+        stats["drum_track_lengths_in_bars"][len(track) // track.steps_per_bar] += 1
+        tracks.append(track)
+    return tracks, stats
+
+
+# --- magenta.js DrumsOneHotConverter ---------------------------------------------------------
+
+_JS_CLASS_OF_PITCH = _pitch_class_lookup(MAGENTA_JS_DRUM_PITCH_CLASSES)
+
+
+def drums_from_sequence_magenta_js(qns: NoteSequence, num_steps: int | None = None) -> np.ndarray:
+    """Raw magenta.js drum labels (int64, one per step), exactly as ``DrumsOneHotConverter``.
+
+    Every note counts (no drum, velocity or instrument filter): its step's label gains
+    ``2**class`` (magenta.js table), so two notes of one class add twice and a label can be 512 or
+    more (magenta.js feeds an all-zero one-hot row there). A pitch in no class makes the step's
+    label NaN, which becomes 0: the whole step is silent. ``num_steps`` defaults to
+    ``total_quantized_steps`` (as does 0, like JavaScript's ``||``). As in JavaScript, a note
+    starting at or after ``num_steps`` lengthens the array up to its step with labels of 0, and a
+    note at a negative step is ignored.
+    """
+    if not qns.is_relative_quantized:
+        raise QuantizationStatusError(
+            "magenta.js drum encoding needs a sequence quantized relative to tempo; "
+            "call quantize_note_sequence() first"
+        )
+    num_steps = num_steps or qns.total_quantized_steps
+    starts = np.array([n.quantized_start_step for n in qns.notes], dtype=np.int64)
+    pitches = np.array([n.pitch for n in qns.notes], dtype=np.int64)
+    keep = starts >= 0
+    starts, pitches = starts[keep], pitches[keep]
+    length = max(num_steps, int(starts.max()) + 1) if starts.size else num_steps
+
+    in_table = (pitches >= 0) & (pitches < 128)
+    classes = np.where(in_table, _JS_CLASS_OF_PITCH[np.clip(pitches, 0, 127)], -1)
+    values = np.where(classes >= 0, 2.0 ** np.maximum(classes, 0), np.nan)
+    # Steps past num_steps start as JavaScript's `undefined`, so anything added there is NaN.
+    values[starts >= num_steps] = np.nan
+
+    labels = np.zeros(length, dtype=np.float64)
+    np.add.at(labels, starts, values)
+    return np.nan_to_num(labels, nan=0.0).astype(np.int64)
+
+
+def drums_to_sequence_magenta_js(
+    labels,
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
+    qpm: float = 120.0,
+    velocity: int = 0,
+) -> NoteSequence:
+    """Decode drum labels the way ``DrumsOneHotConverter.toNoteSequence`` does.
+
+    Per step and per set bit in class order, the first pitch of that class (magenta.js table),
+    one step long, ``is_drum``. A label outside 0..511 (an all-zero one-hot row) plays nothing.
+    The result is quantized (``total_quantized_steps = len(labels)``, one tempo at ``qpm``);
+    notes have magenta.js's missing velocity, 0, unless ``velocity`` says otherwise, and their
+    times are filled in from ``qpm`` for convenience.
+    """
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    seconds_per_step = 60.0 / qpm / steps_per_quarter
+    first_pitches = [group[0] for group in MAGENTA_JS_DRUM_PITCH_CLASSES]
+    ns = NoteSequence(
+        tempos=[Tempo(0.0, qpm)],
+        quantization_info=QuantizationInfo(steps_per_quarter=steps_per_quarter),
+        total_quantized_steps=len(labels),
+        total_time=len(labels) * seconds_per_step,
+    )
+    for step, label in enumerate(labels.tolist()):
+        if not 0 <= label < NUM_DRUM_EVENTS:
+            continue
+        for cls, pitch in enumerate(first_pitches):
+            if (label >> cls) & 1:
+                ns.notes.append(
+                    Note(
+                        pitch=pitch,
+                        velocity=velocity,
+                        start_time=step * seconds_per_step,
+                        end_time=(step + 1) * seconds_per_step,
+                        quantized_start_step=step,
+                        quantized_end_step=step + 1,
+                        is_drum=True,
+                    )
+                )
+    return ns
