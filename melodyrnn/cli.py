@@ -54,6 +54,55 @@ def _run_inspect(args) -> int:
     return 0
 
 
+# --- encode -------------------------------------------------------------------------------
+
+
+def _add_encode(p: argparse.ArgumentParser) -> None:
+    from .tokens import ENCODINGS
+
+    p.add_argument("midi", help="a .mid/.midi file")
+    p.add_argument(
+        "--encoding",
+        default="basic_rnn",
+        choices=list(ENCODINGS),
+        help="Magenta's training pipeline for a config, or magenta.js's converter "
+        "(default: basic_rnn)",
+    )
+    p.add_argument(
+        "--keep-highest",
+        action="store_true",
+        help="keep the top note where notes start together instead of dropping the track",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+@verb("encode", _add_encode, "print the model tokens Magenta or magenta.js would make of a file")
+def _run_encode(args) -> int:
+    from .midi_io import midi_to_sequence
+    from .tokens import encode_sequence
+
+    ns = midi_to_sequence(args.midi)
+    try:
+        result = encode_sequence(ns, args.encoding, keep_highest=args.keep_highest)
+    except MelodyRNNError as exc:
+        raise type(exc)(f"{args.midi}: {exc}") from None
+    if args.json:
+        _print_json({"file": args.midi, **result.to_dict()})
+        return 0
+    print(f"{args.midi}: {len(result.sections)} section(s) with encoding {args.encoding}")
+    if result.reason:
+        print(f"no tokens: {result.reason}")
+    for i, section in enumerate(result.sections, 1):
+        print(
+            f"section {i}: start step {section.start_step}, {len(section.events)} steps, "
+            f"transposed by {section.transposed_by:+d}"
+        )
+        tokens = [str(int(t)) for t in section.tokens]
+        for start in range(0, len(tokens), 16):
+            print("  " + " ".join(t.rjust(3) for t in tokens[start : start + 16]))
+    return 0
+
+
 # --- entry point -------------------------------------------------------------------------
 
 
@@ -82,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     except MelodyRNNError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `melodyrnn encode x.mid | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
