@@ -1,0 +1,407 @@
+"""Token-level generation shared by every model: argmax, sampling, top-k/top-p, masks, beam search.
+
+Nothing here knows what an event means. The caller gives:
+
+* an :class:`~melodyrnn.models.rnn.EventRNN`;
+* the primer as model inputs (float32 [P, X]) and as events (int [P]);
+* a *feeder* ``feeder(histories [B, L] int, classes [B] int) -> (new_events [B], next_inputs
+  float32 [B, X])`` that decodes the chosen classes into events (given each row's history so
+  far, without the new event) and encodes the input row fed after them (see INTERFACES.md).
+
+The primer is fed in one :meth:`EventRNN.forward` call from a zero state; its last logits
+choose token 0; every chosen token is fed back with one step of :meth:`EventRNN.stepper`
+(:meth:`EventRNN.step` with the weights gathered once) and the logits after it choose the
+next token, ``steps`` tokens in all (the last one is never fed), exactly
+like magenta.js ``continueSequence``. All ``num_outputs`` rows (times the beam width) run as
+one batch under ``torch.inference_mode()``.
+
+Choosing a token from logits ``x`` (float32):
+
+* ``temperature`` None or 0: ``argmax`` (first index on ties, like ``tf.argMax``);
+* otherwise tfjs's multinomial rule: ``p = softmax(x / T)`` in float32, ``cdf`` of classes
+  ``0..C-2`` accumulated in float32, token = first ``k`` with ``r < cdf_k`` (else ``C-1``) for a
+  uniform ``r`` from a seeded ``numpy.random.Generator`` (or replayed from ``uniforms``).
+  Same seed, same tokens.
+* ``mask`` (allowed classes) and ``top_k``/``top_p`` set the other logits to ``-inf`` first,
+  so a masked class is never emitted.
+
+Log-likelihoods are ``log softmax(logits / T)`` of the chosen tokens (T = 1 for argmax) of the
+raw model logits, as Magenta scores beams; masks and top-k/top-p shape the choice but not
+the score.
+
+Beam search follows ``magenta/common/beam_search.py``: ``beam_size`` copies of the primer;
+each iteration replicates every beam ``branch_factor`` times and extends every copy by
+``steps_per_iteration`` *sampled* steps (the first iteration takes
+``(steps - 1) % steps_per_iteration + 1`` steps), then keeps the ``beam_size`` best by
+cumulative log-likelihood; the best beam is returned. With ``beam_size = branch_factor = 1``
+it is plain sampling (same seed, same tokens).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .errors import GenerationError
+from .models.rnn import EventRNN
+
+__all__ = [
+    "Feeder",
+    "GenerationResult",
+    "choose_tokens",
+    "default_num_threads",
+    "generate",
+    "score",
+    "tfjs_softmax",
+]
+
+Feeder = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+MaskFn = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class GenerationResult:
+    """The generated rows (one per output).
+
+    Attributes:
+        classes: int64 [B, steps], the chosen class indices.
+        events: int64 [B, steps], the events the feeder decoded them to.
+        log_likelihood: float64 [B], sum of the chosen tokens' log-probabilities.
+        logits: float32 [B, steps, C], the raw logits that chose each token (if asked).
+        probabilities: float32 [B, steps, C], the distribution each token was drawn from
+            (``softmax(logits / T)`` after masks and top-k/top-p; T = 1 for argmax) (if asked).
+    """
+
+    classes: np.ndarray
+    events: np.ndarray
+    log_likelihood: np.ndarray
+    logits: np.ndarray | None = None
+    probabilities: np.ndarray | None = None
+
+
+def default_num_threads(batch_size: int) -> int:
+    """Torch threads for stepping ``batch_size`` rows: 1 for small batches (tiny matmuls
+    run slower with more threads), all of torch's threads for large ones."""
+    return 1 if batch_size < 16 else torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def _torch_threads(num_threads: int) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    if num_threads != previous:
+        torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
+
+
+def tfjs_softmax(x: np.ndarray) -> np.ndarray:
+    """Row softmax as tfjs's CPU kernel computes it (float32 result, sums in double)."""
+    x = np.asarray(x, dtype=np.float32)
+    shifted = x - x.max(axis=-1, keepdims=True)
+    e = np.exp(shifted.astype(np.float64)).astype(np.float32)
+    total = e.astype(np.float64).sum(axis=-1, keepdims=True).astype(np.float32)
+    return e / total
+
+
+def _log_probs(logits: torch.Tensor, temperature: float | None) -> np.ndarray:
+    """``log softmax(logits / T)`` (T = 1 for argmax) in float64, as numpy [B, C]."""
+    x = logits.double()
+    if temperature and temperature != 1.0:
+        x = x / temperature
+    return torch.log_softmax(x, dim=1).cpu().numpy()
+
+
+def _filter_top(z: np.ndarray, top_k: int | None, top_p: float | None) -> np.ndarray:
+    """Set everything outside the top-k / nucleus (top-p) classes of each row to -inf."""
+    order = np.argsort(-z, axis=1, kind="stable")  # best first, lowest index first on ties
+    keep_sorted = np.ones(z.shape, dtype=bool)
+    if top_k is not None:
+        keep_sorted[:, top_k:] = False
+    if top_p is not None:
+        p_sorted = np.take_along_axis(tfjs_softmax(z), order, axis=1).astype(np.float64)
+        before = np.cumsum(p_sorted, axis=1) - p_sorted  # probability mass ranked above
+        keep_sorted &= before < top_p
+        keep_sorted[:, 0] = True
+    keep = np.empty_like(keep_sorted)
+    np.put_along_axis(keep, order, keep_sorted, axis=1)
+    return np.where(keep, z, np.float32(-np.inf)).astype(np.float32)
+
+
+def choose_tokens(
+    logits: np.ndarray,
+    temperature: float | None,
+    uniforms: np.ndarray | None = None,
+    allowed: np.ndarray | None = None,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Choose one class per row of ``logits`` [B, C]: ``(tokens int64 [B], probs float32 [B, C])``.
+
+    ``allowed`` (bool [C] or [B, C]) masks classes; ``uniforms`` [B] are needed for sampling.
+    """
+    x = np.asarray(logits, dtype=np.float32)
+    if allowed is not None:
+        allowed = np.broadcast_to(np.asarray(allowed, dtype=bool), x.shape)
+        if not allowed.any(axis=1).all():
+            raise GenerationError("the logit mask allows no class at some step; allow at least one")
+        x = np.where(allowed, x, np.float32(-np.inf))
+    if not temperature:
+        tokens = np.argmax(x, axis=1)
+        return tokens.astype(np.int64), tfjs_softmax(x)
+    z = x / np.float32(temperature)
+    if top_k is not None or top_p is not None:
+        z = _filter_top(z, top_k, top_p)
+    probs = tfjs_softmax(z)
+    cdf = np.cumsum(probs[:, :-1], axis=1, dtype=np.float32)
+    tokens = (cdf <= np.asarray(uniforms, dtype=np.float64)[:, None]).sum(axis=1)
+    # Round-off can leave r above the last cdf value; never fall back onto a class of
+    # probability 0 (masked or filtered): take the last class that has some probability.
+    rows = np.arange(len(tokens))
+    bad = probs[rows, tokens] == 0
+    if bad.any():
+        last_allowed = probs.shape[1] - 1 - np.argmax(probs[:, ::-1] > 0, axis=1)
+        tokens = np.where(bad, last_allowed, tokens)
+    return tokens.astype(np.int64), probs
+
+
+def _validate(model, primer_inputs, primer_events, steps, options) -> tuple[np.ndarray, np.ndarray]:
+    inputs = np.asarray(primer_inputs, dtype=np.float32)
+    events = np.asarray(primer_events).astype(np.int64).reshape(-1)
+    if inputs.ndim != 2 or inputs.shape[1] != model.input_size:
+        raise GenerationError(
+            f"primer inputs must have shape [P, {model.input_size}], got {list(inputs.shape)}"
+        )
+    if len(inputs) == 0:
+        raise GenerationError("the primer is empty; give at least one primer step")
+    if len(events) != len(inputs):
+        raise GenerationError(
+            f"primer has {len(inputs)} input rows but {len(events)} events; they must match"
+        )
+    if int(steps) < 1:
+        raise GenerationError(f"steps must be >= 1, got {steps}")
+    for name in ("num_outputs", "beam_size", "branch_factor", "steps_per_iteration"):
+        if int(options[name]) < 1:
+            raise GenerationError(f"{name} must be >= 1, got {options[name]}")
+    temperature = options["temperature"]
+    if temperature is not None and not (np.isfinite(temperature) and temperature >= 0):
+        raise GenerationError(f"temperature must be None or >= 0, got {temperature}")
+    if options["top_k"] is not None and int(options["top_k"]) < 1:
+        raise GenerationError(f"top_k must be >= 1, got {options['top_k']}")
+    if options["top_p"] is not None and not 0 < options["top_p"] <= 1:
+        raise GenerationError(f"top_p must be in (0, 1], got {options['top_p']}")
+    return inputs, events
+
+
+def generate(
+    model: EventRNN,
+    primer_inputs: np.ndarray,
+    primer_events: np.ndarray,
+    feeder: Feeder,
+    steps: int,
+    *,
+    num_outputs: int = 1,
+    temperature: float | None = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    mask: np.ndarray | MaskFn | None = None,
+    beam_size: int = 1,
+    branch_factor: int = 1,
+    steps_per_iteration: int = 1,
+    seed: int | np.random.Generator | None = None,
+    uniforms: np.ndarray | None = None,
+    return_logits: bool = False,
+    return_probabilities: bool = False,
+    num_threads: int | None = None,
+) -> GenerationResult:
+    """Generate ``steps`` tokens after the primer for ``num_outputs`` rows in one batch.
+
+    Args:
+        model: the network (put in eval mode for the call, then restored).
+        primer_inputs: float32 [P, X], the input row of every primer step.
+        primer_events: int [P], the primer events (start of every row's history).
+        feeder: decodes chosen classes to events and encodes the next input (module docstring).
+        steps: number of tokens to generate.
+        num_outputs: independent rows (each its own beam search when beam_size > 1).
+        temperature: None or 0 for argmax, else the softmax temperature.
+        top_k, top_p: keep only the k best classes / the nucleus of mass top_p.
+        mask: bool [C] of allowed classes, or a callable ``histories [B, L] -> bool [B, C]``.
+        beam_size, branch_factor, steps_per_iteration: Magenta's beam search.
+        seed: int or numpy Generator for the uniforms (same seed -> same output).
+        uniforms: explicit uniforms [steps] or [steps, rows] to replay (e.g. a tfjs run).
+        return_logits, return_probabilities: also return the per-step logits / distributions.
+        num_threads: torch threads for the loop (default :func:`default_num_threads`).
+    """
+    options = dict(
+        num_outputs=num_outputs,
+        beam_size=beam_size,
+        branch_factor=branch_factor,
+        steps_per_iteration=steps_per_iteration,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+    )
+    inputs, events = _validate(model, primer_inputs, primer_events, steps, options)
+    steps = int(steps)
+    sampling = bool(temperature)
+    width = beam_size * branch_factor  # rows per output while branches are alive
+    rows = num_outputs * width
+    if uniforms is not None:
+        uniforms = np.asarray(uniforms, dtype=np.float64)
+        if uniforms.ndim == 1:
+            uniforms = uniforms[:, None]
+        if uniforms.shape != (steps, rows):
+            raise GenerationError(
+                f"uniforms must have shape [{steps}] or [{steps}, {rows}], "
+                f"got {list(uniforms.shape)}"
+            )
+    rng = None
+    if sampling and uniforms is None:
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    static_mask = None
+    if mask is not None and not callable(mask):
+        static_mask = np.asarray(mask, dtype=bool)
+        if static_mask.shape != (model.num_classes,):
+            raise GenerationError(
+                f"mask must be a bool array of {model.num_classes} classes, "
+                f"got shape {list(static_mask.shape)}"
+            )
+
+    primer_len = len(events)
+    histories = np.empty((rows, primer_len + steps), dtype=np.int64)
+    histories[:, :primer_len] = events
+    classes = np.empty((rows, steps), dtype=np.int64)
+    loglik = np.zeros(rows, dtype=np.float64)
+    all_logits = np.empty((rows, steps, model.num_classes), np.float32) if return_logits else None
+    all_probs = (
+        np.empty((rows, steps, model.num_classes), np.float32) if return_probabilities else None
+    )
+
+    first = (steps - 1) % steps_per_iteration + 1
+    prune_at = set(range(first, steps, steps_per_iteration)) if width > 1 else set()
+
+    device = model.device
+    on_cpu = device.type == "cpu" and model.dtype == torch.float32
+    rows_index = np.arange(rows)
+    input_shape = (rows, model.input_size)
+    plain_argmax = not sampling and mask is None and all_probs is None
+    was_training = model.training
+    threads = num_threads or default_num_threads(rows)
+    model.eval()
+    try:
+        with torch.inference_mode(), _torch_threads(threads):
+            step = model.stepper()
+            primer = torch.from_numpy(inputs).to(device=device, dtype=model.dtype)
+            primer_logits, state = model(primer.unsqueeze(0))
+            state = model.reorder_state(state, torch.zeros(rows, dtype=torch.long, device=device))
+            last = primer_logits[0, -1:].expand(rows, -1)
+            logits = last.float().cpu().numpy()
+            log_probs = _log_probs(last, temperature)
+            for t in range(steps):
+                length = primer_len + t
+                if t in prune_at:
+                    order = _prune_and_branch(loglik, num_outputs, width, beam_size, branch_factor)
+                    histories, classes, loglik, logits, log_probs = (
+                        histories[order],
+                        classes[order],
+                        loglik[order],
+                        logits[order],
+                        log_probs[order],
+                    )
+                    if all_logits is not None:
+                        all_logits = all_logits[order]
+                    if all_probs is not None:
+                        all_probs = all_probs[order]
+                    state = model.reorder_state(state, torch.from_numpy(order).to(device))
+                history = histories[:, :length]
+                if plain_argmax:
+                    tokens = logits.argmax(axis=1)
+                else:
+                    allowed = mask(history) if callable(mask) else static_mask
+                    r = None
+                    if sampling:
+                        r = uniforms[t] if uniforms is not None else rng.random(rows)
+                    tokens, probs = choose_tokens(logits, temperature, r, allowed, top_k, top_p)
+                    if all_probs is not None:
+                        all_probs[:, t] = probs
+                loglik += log_probs[rows_index, tokens]
+                classes[:, t] = tokens
+                if all_logits is not None:
+                    all_logits[:, t] = logits
+                new_events, next_inputs = feeder(history, tokens)
+                histories[:, length] = new_events
+                if t + 1 < steps:
+                    next_inputs = np.asarray(next_inputs, dtype=np.float32)
+                    if next_inputs.shape != input_shape:
+                        raise GenerationError(
+                            f"the feeder returned inputs of shape {list(next_inputs.shape)}, "
+                            f"expected {list(input_shape)}"
+                        )
+                    x = torch.from_numpy(next_inputs)
+                    if not on_cpu:
+                        x = x.to(device=device, dtype=model.dtype)
+                    step_logits, state = step(x, state)
+                    logits = step_logits.numpy() if on_cpu else step_logits.float().cpu().numpy()
+                    log_probs = _log_probs(step_logits, temperature)
+    finally:
+        model.train(was_training)
+
+    best = np.arange(num_outputs) * width
+    if width > 1:
+        best = best + loglik.reshape(num_outputs, width).argmax(axis=1)
+    return GenerationResult(
+        classes=classes[best],
+        events=histories[best, primer_len:],
+        log_likelihood=loglik[best],
+        logits=None if all_logits is None else all_logits[best],
+        probabilities=None if all_probs is None else all_probs[best],
+    )
+
+
+def _prune_and_branch(
+    loglik: np.ndarray, num_outputs: int, width: int, beam_size: int, branch_factor: int
+) -> np.ndarray:
+    """Row order after keeping each output's ``beam_size`` best rows (stable, best first, like
+    ``heapq.nlargest``) and replicating them ``branch_factor`` times."""
+    scores = loglik.reshape(num_outputs, width)
+    kept = np.argsort(-scores, axis=1, kind="stable")[:, :beam_size]
+    branched = np.tile(kept, (1, branch_factor))
+    return (branched + (np.arange(num_outputs) * width)[:, None]).reshape(-1)
+
+
+def score(model: EventRNN, inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Teacher-forced log-likelihood of ``labels`` at every step: float64 [P] (or [B, P]).
+
+    ``inputs`` [P, X] (or [B, P, X]) are fed from a zero state; step i's logits score
+    ``labels[i]`` (the encoder's training framing: inputs of positions 0..n-2, labels 1..n-1).
+    """
+    x = np.asarray(inputs, dtype=np.float32)
+    y = np.asarray(labels).astype(np.int64)
+    single = x.ndim == 2
+    if single:
+        x, y = x[None], y[None]
+    if x.ndim != 3 or x.shape[2] != model.input_size or y.shape != x.shape[:2]:
+        raise GenerationError(
+            f"score needs inputs [P, {model.input_size}] and labels [P], got "
+            f"{list(np.shape(inputs))} and {list(np.shape(labels))}"
+        )
+    if y.size and (y.min() < 0 or y.max() >= model.num_classes):
+        raise GenerationError(f"labels must lie in 0..{model.num_classes - 1}")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            tensor = torch.from_numpy(x).to(device=model.device, dtype=model.dtype)
+            logits, _ = model(tensor)
+            log_probs = torch.log_softmax(logits.double(), dim=-1)
+            picked = log_probs.gather(2, torch.from_numpy(y).to(model.device)[..., None])[..., 0]
+            result = picked.cpu().numpy()
+    finally:
+        model.train(was_training)
+    return result[0] if single else result

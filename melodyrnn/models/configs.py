@@ -1,0 +1,237 @@
+"""Model configurations: Magenta's named RNN configs as plain, JSON-able data.
+
+A :class:`ModelConfig` says everything needed to rebuild a model (encoder spec, input width,
+number of classes, layer sizes, attention layout) plus the training hyperparameters Magenta
+used for it. Checkpoints store ``config.to_dict()`` and rebuild the model from it.
+
+The registry :data:`CONFIGS` holds Magenta's values (``melody_rnn_model.py``,
+``drums_rnn_model.py``, ``improv_rnn_model.py``); Magenta's defaults that a config does not
+override are ``batch_size=64, rnn_layer_sizes=[128, 128], dropout_keep_prob=1.0,
+attn_length=0, clip_norm=3, learning_rate=0.001``.
+
+This module imports no torch, so configs can be listed and validated cheaply.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError
+
+__all__ = ["CONFIGS", "ModelConfig", "get_config"]
+
+
+@dataclass
+class ModelConfig:
+    """One model configuration (architecture + training hyperparameters).
+
+    Attributes:
+        name: config id, e.g. ``"basic_rnn"``.
+        encoder: JSON-able encoder spec understood by ``melodyrnn.encoders.make_encoder``.
+        input_size: width of one input row (the encoder's ``input_size``).
+        num_classes: number of output classes (the encoder's ``num_classes``).
+        layer_sizes: LSTM layer sizes, bottom first; they may differ.
+        dropout_keep_prob: keep probability of the output dropout after every layer (training).
+        attn_length: attention window length; 0 means no attention.
+        attn_output_layer: layer whose ``h`` feeds the attention output projection; ``None``
+            means the last layer (magenta.js checkpoints use layer 2).
+        attn_size: attention vector size; ``None`` means the size of ``attn_output_layer``.
+        attn_query_bias: add ``attention/bias`` to the query (TF's AttentionCellWrapper does,
+            magenta.js does not).
+        clip_norm: per-tensor gradient clipping norm (Magenta clips each gradient separately).
+        learning_rate: Adam learning rate.
+        batch_size: training batch size.
+        steps_per_quarter: quantization grid of the training data.
+        min_note, max_note: melody pitch range (max exclusive), ``None`` for drum models.
+        transpose_to_key: key melodies are transposed to (0..11) or ``None`` for no transposition.
+        description: a human-readable line.
+    """
+
+    name: str
+    encoder: dict[str, Any]
+    input_size: int
+    num_classes: int
+    layer_sizes: list[int] = field(default_factory=lambda: [128, 128])
+    dropout_keep_prob: float = 1.0
+    attn_length: int = 0
+    attn_output_layer: int | None = None
+    attn_size: int | None = None
+    attn_query_bias: bool = False
+    clip_norm: float = 3.0
+    learning_rate: float = 0.001
+    batch_size: int = 64
+    steps_per_quarter: int = 4
+    min_note: int | None = None
+    max_note: int | None = None
+    transpose_to_key: int | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        self.layer_sizes = [int(size) for size in self.layer_sizes]
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for values no model can be built from."""
+        if not isinstance(self.encoder, dict) or "type" not in self.encoder:
+            raise ConfigError(f"config {self.name!r}: encoder must be a spec dict with a 'type'")
+        if self.input_size < 1 or self.num_classes < 1:
+            raise ConfigError(f"config {self.name!r}: input_size and num_classes must be >= 1")
+        if not self.layer_sizes or min(self.layer_sizes) < 1:
+            raise ConfigError(f"config {self.name!r}: layer_sizes must be a non-empty list of >= 1")
+        if not 0.0 < self.dropout_keep_prob <= 1.0:
+            raise ConfigError(f"config {self.name!r}: dropout_keep_prob must be in (0, 1]")
+        if self.attn_length < 0:
+            raise ConfigError(f"config {self.name!r}: attn_length must be >= 0")
+        if self.attn_output_layer is not None and not (
+            0 <= self.attn_output_layer < len(self.layer_sizes)
+        ):
+            raise ConfigError(
+                f"config {self.name!r}: attn_output_layer {self.attn_output_layer} is not a layer "
+                f"index of {len(self.layer_sizes)} layers"
+            )
+        if self.min_note is not None and self.max_note is not None:
+            if not 0 <= self.min_note < self.max_note <= 128:
+                raise ConfigError(f"config {self.name!r}: need 0 <= min_note < max_note <= 128")
+            if self.max_note - self.min_note < 12:
+                raise ConfigError(f"config {self.name!r}: the note range must span >= 12 pitches")
+        if self.transpose_to_key is not None and not 0 <= self.transpose_to_key <= 11:
+            raise ConfigError(f"config {self.name!r}: transpose_to_key must be 0..11 or None")
+        if self.steps_per_quarter < 1:
+            raise ConfigError(f"config {self.name!r}: steps_per_quarter must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (deep copy) of every field."""
+        return copy.deepcopy(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Inverse of :meth:`to_dict`; unknown or missing keys raise :class:`ConfigError`."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a model config must be a JSON object, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown model config keys {unknown}; known keys: {sorted(known)}")
+        required = {
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }
+        missing = sorted(required - set(data))
+        if missing:
+            raise ConfigError(f"model config lacks the keys {missing}")
+        try:
+            return cls(**copy.deepcopy(data))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"invalid model config: {exc}") from None
+
+    def replace(self, **overrides: Any) -> ModelConfig:
+        """A copy with some fields replaced (validated)."""
+        data = self.to_dict()
+        data.update(overrides)
+        return ModelConfig.from_dict(data)
+
+
+def _melody_encoder(kind: str, min_note: int = 48, max_note: int = 84) -> dict[str, Any]:
+    return {"type": kind, "min_note": min_note, "max_note": max_note}
+
+
+_MELODY_HPARAMS: dict[str, Any] = {
+    "batch_size": 128,
+    "layer_sizes": [128, 128],
+    "dropout_keep_prob": 0.5,
+    "clip_norm": 5.0,
+    "learning_rate": 0.001,
+}
+
+CONFIGS: dict[str, ModelConfig] = {
+    "basic_rnn": ModelConfig(
+        name="basic_rnn",
+        encoder=_melody_encoder("one_hot_melody"),
+        input_size=38,
+        num_classes=38,
+        min_note=48,
+        max_note=84,
+        transpose_to_key=0,
+        description="Melody RNN with one-hot encoding.",
+        **_MELODY_HPARAMS,
+    ),
+    "mono_rnn": ModelConfig(
+        name="mono_rnn",
+        encoder=_melody_encoder("one_hot_melody", 0, 128),
+        input_size=130,
+        num_classes=130,
+        min_note=0,
+        max_note=128,
+        transpose_to_key=None,
+        description="Monophonic RNN with one-hot encoding over all 128 pitches.",
+        **_MELODY_HPARAMS,
+    ),
+    "lookback_rnn": ModelConfig(
+        name="lookback_rnn",
+        encoder=_melody_encoder("lookback_melody"),
+        input_size=121,
+        num_classes=40,
+        min_note=48,
+        max_note=84,
+        transpose_to_key=0,
+        description="Melody RNN with lookback encoding.",
+        **_MELODY_HPARAMS,
+    ),
+    "attention_rnn": ModelConfig(
+        name="attention_rnn",
+        encoder=_melody_encoder("key_melody"),
+        input_size=74,
+        num_classes=40,
+        min_note=48,
+        max_note=84,
+        transpose_to_key=0,
+        description="Melody RNN with lookback (key) encoding and attention.",
+        **{**_MELODY_HPARAMS, "attn_length": 40, "clip_norm": 3.0},
+    ),
+    "drum_kit_rnn": ModelConfig(
+        name="drum_kit_rnn",
+        encoder={"type": "drums", "binary_counter_bits": 6, "pitch_classes": "magenta"},
+        input_size=518,
+        num_classes=512,
+        layer_sizes=[256, 256, 256],
+        dropout_keep_prob=0.5,
+        attn_length=32,
+        clip_norm=3.0,
+        learning_rate=0.001,
+        batch_size=128,
+        description="Drums RNN with multiple drums and binary counters.",
+    ),
+    "chord_pitches_improv": ModelConfig(
+        name="chord_pitches_improv",
+        encoder={
+            "type": "conditional",
+            "control": {"type": "pitch_chords"},
+            "target": _melody_encoder("one_hot_melody"),
+        },
+        input_size=75,
+        num_classes=38,
+        layer_sizes=[256, 256, 256],
+        dropout_keep_prob=0.5,
+        clip_norm=3.0,
+        learning_rate=0.001,
+        batch_size=128,
+        min_note=48,
+        max_note=84,
+        transpose_to_key=None,
+        description="Melody-given-chords RNN with chord pitches encoding.",
+    ),
+}
+
+
+def get_config(name: str, **overrides: Any) -> ModelConfig:
+    """A copy of the registered config ``name`` with ``overrides`` applied.
+
+    Raises :class:`ConfigError` for an unknown name (listing the known ones) or a bad override.
+    """
+    if name not in CONFIGS:
+        raise ConfigError(f"unknown model config {name!r}; known configs: {', '.join(CONFIGS)}")
+    return CONFIGS[name].replace(**overrides)

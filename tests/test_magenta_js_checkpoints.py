@@ -1,0 +1,223 @@
+"""magenta.js MusicRNN fixtures: our loader + generator reproduce tfjs's tokens and logits.
+
+Primer inputs are built here straight from ``primer.indices`` (no encoder involved) with the
+rules of the fixtures README: one-hot of D (a drum label >= D is an all-zero row), the
+BinaryCounter aux rows of drum models, and PitchChord control rows one step ahead for improv.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from melodyrnn.encoders import make_encoder
+from melodyrnn.generate import generate
+from melodyrnn.models.magenta_js import load_magenta_js_checkpoint
+
+FIXTURES = Path(__file__).parent / "fixtures" / "magenta_js"
+EXPECTED = sorted(
+    p
+    for p in (FIXTURES / "expected").glob("*.json")
+    if p.name != "encode.json" and "sampled" not in p.name
+)
+SAMPLED = FIXTURES / "expected" / "melody_2x64__teapot__sampled_t1_seed7.json"
+LOGIT_TOLERANCE = 1e-4
+
+# Chord symbol -> (root pitch class, chord pitch classes), spelled as the README's tonal rule.
+CHORDS = {
+    "C": (0, {0, 4, 7}),
+    "G": (7, {7, 11, 2}),
+    "Am": (9, {9, 0, 4}),
+    "F": (5, {5, 9, 0}),
+    "A": (9, {9, 1, 4}),
+    "D": (2, {2, 6, 9}),
+    "E7": (4, {4, 8, 11, 2}),
+    "F#m": (6, {6, 9, 1}),
+}
+
+
+def floats(values) -> np.ndarray:
+    """Fixture floats: parse as float64, then cast to float32 (the exact tfjs values)."""
+    return np.asarray(values, dtype=np.float64).astype(np.float32)
+
+
+def pitch_chord_row(symbol: str) -> np.ndarray:
+    """37 values: [no chord] + root one-hot + chord pitch classes + bass (= root) one-hot."""
+    row = np.zeros(37, np.float32)
+    root, pitch_classes = CHORDS[symbol]
+    row[1 + root] = 1.0
+    row[[13 + pc for pc in pitch_classes]] = 1.0
+    row[25 + root] = 1.0
+    return row
+
+
+class FixtureInputs:
+    """Builds the magenta.js input row of any step: concat(controls[i+1], onehot(e_i), aux[i])."""
+
+    def __init__(self, case: dict, spec) -> None:
+        self.num_classes = spec.num_classes
+        self.aux_bits = spec.aux_bits
+        self.controls = None
+        if case.get("chordProgression"):
+            rows = np.stack([pitch_chord_row(s) for s in case["chordProgression"]])
+            self.controls = rows[np.asarray(case["chordIndexPerStep"])]
+            assert self.controls.shape[1] == spec.control_size
+
+    def row(self, label: int, step: int) -> np.ndarray:
+        parts = []
+        if self.controls is not None:
+            # The generator also asks for the input after the last token (never fed): clamp.
+            parts.append(self.controls[min(step + 1, len(self.controls) - 1)])
+        one_hot = np.zeros(self.num_classes, np.float32)
+        if label < self.num_classes:  # tf.oneHot gives an all-zero row for labels >= depth
+            one_hot[label] = 1.0
+        parts.append(one_hot)
+        if self.aux_bits:
+            bits = [1.0 if ((step + 1) >> b) & 1 else -1.0 for b in range(self.aux_bits)]
+            parts.append(np.asarray(bits, np.float32))
+        return np.concatenate(parts)
+
+    def primer(self, indices: list[int]) -> np.ndarray:
+        return np.stack([self.row(label, i) for i, label in enumerate(indices)])
+
+    def feeder(self, histories: np.ndarray, classes: np.ndarray):
+        step = histories.shape[1]  # the chosen token becomes event `step`
+        return classes, np.stack([self.row(int(c), step) for c in classes])
+
+
+def load_case(path: Path):
+    case = json.loads(path.read_text())
+    model, spec = load_magenta_js_checkpoint(FIXTURES / "checkpoints" / case["checkpoint"])
+    return case, model, spec, FixtureInputs(case, spec)
+
+
+def test_fixture_files_found():
+    assert len(EXPECTED) == 10
+
+
+@pytest.mark.parametrize("path", EXPECTED, ids=lambda p: p.stem)
+def test_argmax_continuation_matches_magenta_js(path: Path):
+    case, model, spec, inputs = load_case(path)
+    indices = case["primer"]["indices"]
+    assert len(indices) == case["primer"]["totalQuantizedSteps"]
+    primer = inputs.primer(indices)
+    assert primer.shape == (len(indices), model.input_size)
+
+    result = generate(
+        model,
+        primer,
+        np.asarray(indices),
+        inputs.feeder,
+        case["steps"],
+        temperature=None,
+        return_logits=True,
+    )
+    assert result.classes[0].tolist() == case["continuation"]["tokens"]
+    assert result.events[0].tolist() == case["continuation"]["tokens"]
+    expected = floats(case["logits"]["generated"])
+    assert np.abs(result.logits[0] - expected).max() <= LOGIT_TOLERANCE
+
+    # The teacher-forced primer pass on its own.
+    import torch
+
+    with torch.inference_mode():
+        logits, _ = model(torch.from_numpy(primer)[None])
+    last = logits[0, -1].numpy()
+    assert np.abs(last - floats(case["logits"]["lastPrimerStep"])).max() <= LOGIT_TOLERANCE
+
+
+def test_sampled_run_replays_with_recorded_uniforms():
+    case, model, spec, inputs = load_case(SAMPLED)
+    assert case["temperature"] == 1.0
+    sampling = case["sampling"]
+    indices = case["primer"]["indices"]
+    result = generate(
+        model,
+        inputs.primer(indices),
+        np.asarray(indices),
+        inputs.feeder,
+        case["steps"],
+        temperature=1.0,
+        uniforms=np.asarray(sampling["uniforms"], dtype=np.float64),
+        return_logits=True,
+        return_probabilities=True,
+    )
+    assert result.classes[0].tolist() == case["continuation"]["tokens"]
+    assert np.abs(result.logits[0] - floats(case["logits"]["generated"])).max() <= LOGIT_TOLERANCE
+    assert np.abs(result.probabilities[0] - floats(sampling["probs"])).max() <= 1e-5
+
+
+def test_sampled_run_differs_without_the_recorded_uniforms():
+    """The replay test can fail: other uniforms give another continuation."""
+    case, model, spec, inputs = load_case(SAMPLED)
+    indices = case["primer"]["indices"]
+    result = generate(
+        model,
+        inputs.primer(indices),
+        np.asarray(indices),
+        inputs.feeder,
+        case["steps"],
+        temperature=1.0,
+        seed=0,
+    )
+    assert result.classes[0].tolist() != case["continuation"]["tokens"]
+
+
+def test_feeding_one_hot_zero_for_out_of_range_drum_label_is_detectably_wrong():
+    """Guards the all-zero row rule: the drum-beat primer holds label 514."""
+    case, model, spec, inputs = load_case(
+        FIXTURES / "expected" / "drum_kit_3x16_attn__drum_beat.json"
+    )
+    indices = case["primer"]["indices"]
+    assert max(indices) >= 512
+    wrong = [label if label < 512 else 0 for label in indices]
+    import torch
+
+    with torch.inference_mode():
+        logits, _ = model(torch.from_numpy(inputs.primer(wrong))[None])
+    delta = np.abs(logits[0, -1].numpy() - floats(case["logits"]["lastPrimerStep"])).max()
+    assert delta > 100 * LOGIT_TOLERANCE
+
+
+def test_spec_and_encoder_of_each_checkpoint():
+    expectations = {
+        "melody_2x64": ({"type": "one_hot_melody", "min_note": 48, "max_note": 84}, [64, 64]),
+        "melody_uneven_48_32_40": (
+            {"type": "one_hot_melody", "min_note": 48, "max_note": 84},
+            [48, 32, 40],
+        ),
+        "melody_full_2x32": ({"type": "one_hot_melody", "min_note": 0, "max_note": 128}, [32, 32]),
+        "drum_kit_3x16_attn": (
+            {"type": "drums", "binary_counter_bits": 6, "pitch_classes": "magenta_js"},
+            [16, 16, 16],
+        ),
+        "improv_3x16": (
+            {
+                "type": "conditional",
+                "control": {"type": "pitch_chords", "slash_bass": False},
+                "target": {"type": "one_hot_melody", "min_note": 48, "max_note": 84},
+            },
+            [16, 16, 16],
+        ),
+    }
+    sizes = {
+        "melody_2x64": (38, 38),
+        "melody_uneven_48_32_40": (38, 38),
+        "melody_full_2x32": (130, 130),
+        "drum_kit_3x16_attn": (518, 512),
+        "improv_3x16": (75, 38),
+    }
+    for name, (encoder, layers) in expectations.items():
+        model, spec = load_magenta_js_checkpoint(FIXTURES / "checkpoints" / name)
+        assert spec.encoder == encoder
+        built = make_encoder(spec.encoder)
+        assert (built.input_size, built.num_classes) == sizes[name]
+        assert model.layer_sizes == layers == spec.layer_sizes
+        assert (model.input_size, model.num_classes) == sizes[name]
+        assert (model.attn_length > 0) == (name == "drum_kit_3x16_attn")
+        info = json.loads((FIXTURES / "checkpoints" / name / "make_ckpt_info.json").read_text())
+        n_params = sum(p.numel() for p in model.parameters())
+        assert n_params == info["numParams"]
