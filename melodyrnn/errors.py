@@ -70,6 +70,10 @@ class ConfigError(MelodyRNNError):
     """An unknown model config or an invalid hyperparameter."""
 
 
+class ModelInputError(MelodyRNNError, ValueError):
+    """Inputs given to a model have the wrong shape (e.g. a width that is not input_size)."""
+
+
 class CheckpointError(MelodyRNNError):
     """A checkpoint folder is missing, corrupt or does not match its config."""
 
@@ -84,3 +88,15 @@ class DatasetError(MelodyRNNError):
 
 class ChordEncodingError(EncodingError):
     """A chord cannot be encoded as asked (e.g. a sus chord in a triad encoding)."""
+
+
+class OutputExistsError(MelodyRNNError):
+    """An output file exists already; nothing is overwritten without --force."""
+
+    def __init__(self, path):
+        super().__init__(f"{path} exists; use --force to overwrite it")
+        self.path = path
+
+
+class RenderError(MelodyRNNError):
+    """A piano roll or audio rendering cannot be made (no renderer, a bad soundfont, ...)."""

@@ -1,0 +1,621 @@
+"""Hear and see a NoteSequence: a piano-roll PNG and a WAV rendering.
+
+:func:`piano_roll_png` draws one bar per note (time in seconds across, pitch up), bar lines from
+the tempo map and time signatures, and colours that tell a primer from the continuation a model
+wrote after it (and drums from both). :func:`render_wav` plays the notes through a real General
+MIDI soundfont when it can, trying in turn
+
+1. the ``fluidsynth`` program, if it is on ``PATH``;
+2. the ``tinysoundfont`` Python package, if it is installed;
+3. a sine-wave synthesiser written here with numpy (drums are noise bursts), always available.
+
+Both soundfont renderers need a ``.sf2`` file: the one given, else the small TimGM6mb.sf2 that
+pretty_midi ships inside its package, else one in /usr/share/sounds/sf2. The caller learns which
+renderer ran, so it can say when the result is only the sine fallback.
+
+Every file is written atomically (a temporary file in the same folder, then ``os.replace``), and
+an existing file is only replaced with ``force=True``. Matplotlib is used through its
+object-oriented API on an Agg canvas, so nothing here touches pyplot's global state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import math
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import wave
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .errors import MelodyRNNError, OutputExistsError, RenderError
+from .sequence import ControlChange, NoteSequence, TempoMap, TimeSignature
+
+# Piano-roll colours (matplotlib's tab10 blue, orange and green); tests look for them.
+PRIMER_COLOR = "#1f77b4"
+CONTINUATION_COLOR = "#ff7f0e"
+DRUM_COLOR = "#2ca02c"
+BAR_LINE_COLOR = "#d0d0d0"
+CONTINUATION_LINE_COLOR = "#b0b0b0"
+
+# Seconds of audio kept after the last note ends, so releases and reverb can fade out.
+RELEASE_TAIL = 1.0
+# Peak level of every WAV written, as a fraction of 16-bit full scale (about -0.9 dBFS).
+PEAK_LEVEL = 0.9
+WAV_METHODS = ("fluidsynth", "tinysoundfont", "sine")
+SYSTEM_SOUNDFONT_GLOB = "/usr/share/sounds/sf2/*.sf2"
+# Beyond this many bars, only every n-th bar line is drawn, or they would grey out the plot.
+_MAX_BAR_LINES = 400
+_NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+_DRUM_CHANNEL = 9
+
+
+# --- writing files ---------------------------------------------------------------------------
+
+
+def _check_target(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise OutputExistsError(path)
+    if not path.parent.is_dir():
+        raise RenderError(f"cannot write '{path}': folder '{path.parent}' does not exist")
+
+
+@contextlib.contextmanager
+def _atomic_output(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it onto ``path`` when the block succeeds.
+
+    The temporary file is created with the usual permissions (0o666 less the umask), unlike
+    ``tempfile.mkstemp``'s private 0o600, so the result is as readable as any other output.
+    """
+    try:
+        tmp, fd = _create_unique(path)
+    except OSError as exc:
+        raise RenderError(f"cannot write '{path}': {exc.strerror or exc}") from exc
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise RenderError(f"cannot write '{path}': {exc.strerror or exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _create_unique(path: Path) -> tuple[Path, int]:
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+
+
+# --- piano roll ------------------------------------------------------------------------------
+
+
+def note_name(pitch: int) -> str:
+    """Scientific pitch notation with MIDI 60 = C4."""
+    return f"{_NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def bar_start_times(ns: NoteSequence, end_time: float | None = None) -> list[float]:
+    """Seconds at which bars start up to ``end_time`` (default: the sequence's end).
+
+    Bars are counted in quarter notes through the tempo map; each time signature starts a new
+    bar where it takes effect (4/4 until the first one, as in MIDI).
+    """
+    end = ns.total_time if end_time is None else end_time
+    tempo_map = TempoMap(ns.tempos)
+    end_beats = tempo_map.beats_at(end)
+    meters = sorted(ns.time_signatures, key=lambda ts: ts.time)
+    if not meters or meters[0].time > 0:
+        meters = [TimeSignature(0.0), *meters]
+    starts = [tempo_map.beats_at(ts.time) for ts in meters] + [math.inf]
+    bars: list[float] = []
+    for ts, begin, stop in zip(meters, starts[:-1], starts[1:]):
+        if ts.numerator <= 0 or ts.denominator <= 0 or begin > end_beats + 1e-9:
+            continue
+        bar_length = ts.numerator * 4.0 / ts.denominator
+        last = min(stop - 1e-9, end_beats + 1e-9)
+        count = math.floor((last - begin) / bar_length) + 1 if last >= begin else 0
+        bars.extend((begin + bar_length * np.arange(count)).tolist())
+    return [tempo_map.seconds_at(b) for b in bars]
+
+
+def piano_roll_png(
+    ns: NoteSequence,
+    path: str | os.PathLike,
+    *,
+    continuation_start: float | None = None,
+    title: str | None = None,
+    width: float = 12.0,
+    height: float = 4.0,
+    dpi: int = 100,
+    force: bool = False,
+) -> Path:
+    """Draw ``ns`` as a piano roll and write it to ``path`` as a ``width*dpi`` x ``height*dpi``
+    pixel PNG.
+
+    Pitched notes starting at or after ``continuation_start`` seconds (within a millisecond:
+    MIDI ticks round times) are drawn in
+    :data:`CONTINUATION_COLOR`, earlier ones in :data:`PRIMER_COLOR`; drum hits are
+    :data:`DRUM_COLOR` crosses. ``title`` defaults to the sequence's file name.
+    Raises :class:`OutputExistsError` if ``path`` exists and ``force`` is false.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import PolyCollection
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    path = Path(path)
+    _check_target(path, force)
+    if width <= 0 or height <= 0 or dpi <= 0:
+        raise RenderError(f"width, height and dpi must be positive, got {width}, {height}, {dpi}")
+
+    pitched = [n for n in ns.notes if not n.is_drum]
+    drums = [n for n in ns.notes if n.is_drum]
+    end_time = max([ns.total_time, *(n.end_time for n in ns.notes)])
+    if continuation_start is not None:
+        end_time = max(end_time, continuation_start)
+    end_time = end_time or 1.0
+
+    fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_xlim(0.0, end_time * 1.01)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("pitch")
+    ax.set_title(title if title is not None else _default_title(ns, path))
+
+    bars = bar_start_times(ns, end_time)
+    for bar in bars[:: math.ceil(len(bars) / _MAX_BAR_LINES) or 1]:
+        ax.axvline(bar, color=BAR_LINE_COLOR, linewidth=0.6, zorder=0)
+
+    pitches = [n.pitch for n in ns.notes] or [60]
+    low, high = min(pitches) - 1, max(pitches) + 1
+    ax.set_ylim(low - 0.5, high + 0.5)
+    ticks = _pitch_ticks(low, high)
+    ax.set_yticks(ticks, [note_name(p) for p in ticks])
+    for c in (p for p in range(low, high + 1) if p % 12 == 0):
+        ax.axhline(c - 0.5, color=BAR_LINE_COLOR, linewidth=0.6, zorder=0)
+
+    legend: list = []
+    is_continuation = np.array(
+        [
+            continuation_start is not None and n.start_time >= continuation_start - 1e-3
+            for n in pitched
+        ],
+        dtype=bool,
+    )
+    groups = [
+        (~is_continuation, PRIMER_COLOR, "primer" if continuation_start is not None else "notes"),
+        (is_continuation, CONTINUATION_COLOR, "continuation"),
+    ]
+    for mask, color, label in groups:
+        chosen = [n for n, keep in zip(pitched, mask) if keep]
+        if chosen:
+            ax.add_collection(
+                PolyCollection(
+                    _note_boxes(chosen), facecolors=color, edgecolors="white", linewidths=0.5
+                )
+            )
+            legend.append(Patch(facecolor=color, label=label))
+    if drums:
+        ax.plot(
+            [n.start_time for n in drums],
+            [n.pitch for n in drums],
+            linestyle="none",
+            marker="x",
+            markersize=4,
+            markeredgewidth=1.2,
+            color=DRUM_COLOR,
+        )
+        legend.append(Line2D([], [], linestyle="none", marker="x", color=DRUM_COLOR, label="drums"))
+    if continuation_start is not None:
+        ax.axvline(continuation_start, color=CONTINUATION_LINE_COLOR, linewidth=1.5, linestyle="--")
+        legend.append(
+            Line2D(
+                [], [], color=CONTINUATION_LINE_COLOR, linestyle="--", label="continuation starts"
+            )
+        )
+    if not ns.notes:
+        ax.text(0.5, 0.5, "(no notes)", transform=ax.transAxes, ha="center", va="center")
+    if legend:
+        fig.legend(handles=legend, loc="outside right upper", fontsize="small")
+
+    with _atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    return path
+
+
+def _pitch_ticks(low: int, high: int) -> list[int]:
+    """The C of every octave in ``low..high``; every white key too when the range is narrow,
+    so a melody within an octave still has labels to read."""
+    white_keys = {0, 2, 4, 5, 7, 9, 11}
+    if high - low <= 24:
+        return [p for p in range(low, high + 1) if p % 12 in white_keys]
+    return [p for p in range(low, high + 1) if p % 12 == 0]
+
+
+def _note_boxes(notes) -> np.ndarray:
+    """Corner points (n, 4, 2) of one box per note: its time span, its pitch +- 0.4."""
+    start = np.array([n.start_time for n in notes], dtype=float)
+    end = np.array([n.end_time for n in notes], dtype=float)
+    pitch = np.array([n.pitch for n in notes], dtype=float)
+    end = np.maximum(end, start + 1e-3)  # a zero-length note still shows
+    low, high = pitch - 0.4, pitch + 0.4
+    xs = np.stack([start, start, end, end], axis=1)
+    ys = np.stack([low, high, high, low], axis=1)
+    return np.stack([xs, ys], axis=2)
+
+
+def _default_title(ns: NoteSequence, path: Path) -> str:
+    return Path(ns.filename).name if ns.filename else path.stem
+
+
+# --- audio -----------------------------------------------------------------------------------
+
+
+def find_soundfont(soundfont: str | os.PathLike | None = None) -> Path | None:
+    """The soundfont to use: ``soundfont`` if given (it must exist), else pretty_midi's
+    TimGM6mb.sf2, else the first one in /usr/share/sounds/sf2, else None."""
+    if soundfont is not None:
+        path = Path(soundfont)
+        if not path.is_file():
+            raise RenderError(f"soundfont '{path}' does not exist")
+        return path
+    try:
+        import pretty_midi
+
+        bundled = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+        if bundled.is_file():
+            return bundled
+    except ImportError:
+        pass
+    found = sorted(glob.glob(SYSTEM_SOUNDFONT_GLOB))
+    return Path(found[0]) if found else None
+
+
+def available_wav_methods(soundfont: str | os.PathLike | None = None) -> list[str]:
+    """The renderers that can run here, best first (``"sine"`` always can)."""
+    methods = []
+    if find_soundfont(soundfont) is not None:
+        if shutil.which("fluidsynth"):
+            methods.append("fluidsynth")
+        if _tinysoundfont() is not None:
+            methods.append("tinysoundfont")
+    return [*methods, "sine"]
+
+
+def render_wav(
+    ns: NoteSequence,
+    path: str | os.PathLike,
+    *,
+    sample_rate: int = 22050,
+    soundfont: str | os.PathLike | None = None,
+    method: str = "auto",
+    force: bool = False,
+) -> tuple[Path, str]:
+    """Render ``ns`` to a 16-bit PCM WAV at ``path``; return the path and the renderer used.
+
+    ``method`` is ``"auto"`` (the best of :func:`available_wav_methods` whose output is not
+    silent) or one of ``"fluidsynth"``, ``"tinysoundfont"``, ``"sine"``. The audio lasts the
+    sequence's ``total_time`` plus :data:`RELEASE_TAIL` seconds and is scaled to a peak of
+    :data:`PEAK_LEVEL` of full scale. Soundfont renderings are stereo, the sine fallback mono.
+    Raises :class:`OutputExistsError` if ``path`` exists and ``force`` is false, and
+    :class:`RenderError` if an explicitly asked renderer is not available or fails.
+    """
+    path = Path(path)
+    _check_target(path, force)
+    if sample_rate < 1000 or sample_rate > 384000:
+        raise RenderError(f"sample rate must be between 1000 and 384000 Hz, got {sample_rate}")
+    if method != "auto" and method not in WAV_METHODS:
+        raise RenderError(f"unknown render method '{method}'; use auto or {', '.join(WAV_METHODS)}")
+
+    num_samples = int(round((ns.total_time + RELEASE_TAIL) * sample_rate))
+    renderers: dict[str, Callable[[], np.ndarray]] = {
+        "fluidsynth": lambda: _render_fluidsynth(ns, sample_rate, find_soundfont(soundfont)),
+        "tinysoundfont": lambda: _render_tinysoundfont(ns, sample_rate, find_soundfont(soundfont)),
+        "sine": lambda: _render_sine(ns, sample_rate, num_samples),
+    }
+    if method == "auto":
+        audio, used = _render_first_audible(ns, renderers, soundfont)
+    else:
+        if method not in available_wav_methods(soundfont):
+            raise RenderError(f"cannot render with {method}: {_why_unavailable(method)}")
+        audio, used = renderers[method](), method
+
+    audio = _fit_length(audio, num_samples)
+    with _atomic_output(path) as tmp:
+        _write_wav(tmp, _normalise(audio), sample_rate)
+    return path, used
+
+
+def _render_first_audible(ns, renderers, soundfont) -> tuple[np.ndarray, str]:
+    """Try each available renderer, best first; skip one that fails or renders silence."""
+    for name in available_wav_methods(soundfont):
+        if name == "sine":
+            break
+        try:
+            audio = renderers[name]()
+        except MelodyRNNError:  # e.g. values MIDI cannot hold: the sine renderer takes anything
+            continue
+        if not ns.notes or np.abs(audio).max(initial=0.0) > 1e-4:
+            return audio, name
+    return renderers["sine"](), "sine"
+
+
+def _why_unavailable(method: str) -> str:
+    if find_soundfont() is None:
+        return "no soundfont found; pass soundfont=PATH to a .sf2 file"
+    if method == "fluidsynth":
+        return "the fluidsynth program is not on PATH (e.g. apt-get install fluidsynth)"
+    return "the tinysoundfont package is not installed (pip install tinysoundfont)"
+
+
+def _fit_length(audio: np.ndarray, num_samples: int) -> np.ndarray:
+    """Trim or zero-pad ``audio`` (samples, channels) to exactly ``num_samples`` frames."""
+    if audio.ndim == 1:
+        audio = audio[:, None]
+    if len(audio) >= num_samples:
+        return audio[:num_samples]
+    pad = np.zeros((num_samples - len(audio), audio.shape[1]), dtype=audio.dtype)
+    return np.concatenate([audio, pad])
+
+
+def _normalise(audio: np.ndarray) -> np.ndarray:
+    """Scale to a peak of PEAK_LEVEL and convert to int16 (silence stays silence)."""
+    peak = float(np.abs(audio).max(initial=0.0))
+    if peak > 0:
+        audio = audio * (PEAK_LEVEL / peak)
+    return np.round(np.clip(audio, -1.0, 1.0) * 32767).astype("<i2")
+
+
+def _write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(samples.shape[1])
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(samples.tobytes())
+
+
+def _with_release_marker(ns: NoteSequence) -> NoteSequence:
+    """A copy of ``ns`` with a harmless controller event RELEASE_TAIL after its end, so a MIDI
+    player keeps rendering while the last notes fade out."""
+    out = ns.copy()
+    first = min(ns.notes, key=lambda n: n.start_time, default=None)
+    out.control_changes.append(
+        ControlChange(
+            time=ns.total_time + RELEASE_TAIL,
+            control_number=111,  # undefined in General MIDI: ignored by synthesisers
+            instrument=first.instrument if first else 0,
+            program=first.program if first else 0,
+            is_drum=first.is_drum if first else False,
+        )
+    )
+    return out
+
+
+def _render_fluidsynth(ns: NoteSequence, sample_rate: int, soundfont: Path) -> np.ndarray:
+    from .midi_io import sequence_to_midi_bytes
+
+    with tempfile.TemporaryDirectory(prefix="melodyrnn-render-") as folder:
+        midi_path = Path(folder) / "in.mid"
+        raw_path = Path(folder) / "out.raw"
+        midi_path.write_bytes(sequence_to_midi_bytes(_with_release_marker(ns)))
+        command = [
+            "fluidsynth", "-ni", "-q",
+            "-T", "raw", "-O", "float", "-E", "little",
+            "-r", str(sample_rate), "-F", str(raw_path),
+            str(soundfont), str(midi_path),
+        ]  # fmt: skip
+        try:
+            result = subprocess.run(
+                command, capture_output=True, text=True, timeout=60 + 2 * ns.total_time
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise RenderError(f"fluidsynth failed: {exc}") from exc
+        if result.returncode != 0 or not raw_path.is_file():
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            reason = detail[-1] if detail else f"exit status {result.returncode}"
+            raise RenderError(f"fluidsynth failed: {reason}")
+        return np.fromfile(raw_path, dtype="<f4").reshape(-1, 2).astype(np.float64)
+
+
+def _tinysoundfont():
+    try:
+        import tinysoundfont
+    except ImportError:
+        return None
+    return tinysoundfont
+
+
+def _channel_map(ns: NoteSequence) -> dict[tuple[int, int, bool], int]:
+    """A MIDI channel per (instrument, program, is_drum) group: drums on channel 10 (index 9),
+    the others on the remaining 15 channels in turn (shared beyond 15 groups)."""
+    groups = sorted(
+        {(n.instrument, n.program, n.is_drum) for n in ns.notes}
+        | {(e.instrument, e.program, e.is_drum) for e in [*ns.control_changes, *ns.pitch_bends]}
+    )
+    melodic = [c for c in range(16) if c != _DRUM_CHANNEL]
+    channels, next_index = {}, 0
+    for group in groups:
+        if group[2]:
+            channels[group] = _DRUM_CHANNEL
+        else:
+            channels[group] = melodic[next_index % len(melodic)]
+            next_index += 1
+    return channels
+
+
+def _render_tinysoundfont(ns: NoteSequence, sample_rate: int, soundfont: Path) -> np.ndarray:
+    tsf = _tinysoundfont()
+    synth = tsf.Synth(samplerate=sample_rate)
+    try:
+        sfid = synth.sfload(str(soundfont))
+    except Exception as exc:  # tinysoundfont raises its own exception types
+        raise RenderError(f"tinysoundfont cannot load soundfont '{soundfont}': {exc}") from exc
+
+    channels = _channel_map(ns)
+    for (_, program, is_drum), channel in channels.items():
+        try:
+            synth.program_select(channel, sfid, 128 if is_drum else 0, program, is_drum)
+        except Exception:  # a preset the soundfont lacks: fall back to the bank's first one
+            try:
+                synth.program_select(channel, sfid, 128 if is_drum else 0, 0, is_drum)
+            except Exception as exc:
+                raise RenderError(
+                    f"soundfont '{soundfont}' has no preset for program {program}: {exc}"
+                ) from exc
+
+    # (time, order, action): note-offs sort before note-ons at the same time so a repeated
+    # pitch restarts instead of being cut by its own predecessor's release.
+    events: list[tuple[float, int, Callable[[], object]]] = []
+    for n in ns.notes:
+        channel = channels[(n.instrument, n.program, n.is_drum)]
+        events.append(
+            (n.start_time, 2, lambda c=channel, n=n: synth.noteon(c, n.pitch, n.velocity))
+        )
+        events.append((n.end_time, 0, lambda c=channel, n=n: synth.noteoff(c, n.pitch)))
+    for cc in ns.control_changes:
+        channel = channels[(cc.instrument, cc.program, cc.is_drum)]
+        events.append(
+            (
+                cc.time,
+                1,
+                lambda c=channel, e=cc: synth.control_change(c, e.control_number, e.control_value),
+            )
+        )
+    for bend in ns.pitch_bends:
+        channel = channels[(bend.instrument, bend.program, bend.is_drum)]
+        events.append((bend.time, 1, lambda c=channel, b=bend: synth.pitchbend(c, b.bend + 8192)))
+    events.sort(key=lambda e: (e[0], e[1]))
+
+    total = int(round((ns.total_time + RELEASE_TAIL) * sample_rate))
+    chunks, done = [], 0
+    for time, _, action in [*events, (ns.total_time + RELEASE_TAIL, 0, lambda: None)]:
+        due = min(int(round(time * sample_rate)), total)
+        if due > done:
+            chunks.append(np.frombuffer(synth.generate_simple(due - done), dtype=np.float32))
+            done = due
+        action()
+    audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    return audio.reshape(-1, 2).astype(np.float64)
+
+
+# Harmonic amplitudes of the sine fallback's tone: a soft, organ-like timbre.
+_HARMONICS = (1.0, 0.4, 0.2, 0.1)
+_ATTACK, _DECAY, _SUSTAIN, _RELEASE = 0.01, 0.15, 0.6, 0.12
+_DRUM_DECAY = 0.08
+
+
+def _render_sine(ns: NoteSequence, sample_rate: int, num_samples: int) -> np.ndarray:
+    """Additive sines with an attack-decay-sustain-release envelope per pitched note; decaying
+    noise bursts (a low thump for kick drums) per drum hit. Mono, float64."""
+    out = np.zeros(num_samples, dtype=np.float64)
+    rng = np.random.default_rng(0)  # the same file renders to the same bytes
+    for n in ns.notes:
+        start = max(int(round(n.start_time * sample_rate)), 0)
+        if start >= num_samples:
+            continue
+        loudness = (n.velocity / 127.0) ** 1.5
+        if n.is_drum:
+            length = min(int(0.3 * sample_rate), num_samples - start)
+            t = np.arange(length) / sample_rate
+            if n.pitch in (35, 36):  # bass drum: a falling sine
+                tone = np.sin(
+                    2 * np.pi * (50 * t + 60 * _DRUM_DECAY * (1 - np.exp(-t / _DRUM_DECAY)))
+                )
+                sound = tone * np.exp(-t / (2 * _DRUM_DECAY))
+            else:
+                sound = rng.uniform(-1.0, 1.0, length) * np.exp(-t / _DRUM_DECAY) * 0.5
+        else:
+            held = max(n.end_time - n.start_time, 0.0)
+            length = min(int((held + _RELEASE) * sample_rate), num_samples - start)
+            t = np.arange(length) / sample_rate
+            sound = _tone(n.pitch, t, sample_rate) * _envelope(t, held)
+        out[start : start + length] += loudness * sound
+    return out
+
+
+def _tone(pitch: int, t: np.ndarray, sample_rate: int) -> np.ndarray:
+    frequency = 440.0 * 2.0 ** ((pitch - 69) / 12.0)
+    wave_sum = np.zeros_like(t)
+    for k, amplitude in enumerate(_HARMONICS, start=1):
+        if k * frequency < sample_rate / 2:  # no aliased partials
+            wave_sum += amplitude * np.sin(2 * np.pi * k * frequency * t)
+    return wave_sum
+
+
+def _envelope(t: np.ndarray, held: float) -> np.ndarray:
+    attack = np.minimum(t / _ATTACK, 1.0)
+    decay = _SUSTAIN + (1.0 - _SUSTAIN) * np.exp(-np.maximum(t - _ATTACK, 0.0) / _DECAY)
+    level_at_release = np.interp(held, t, attack * decay) if len(t) else 0.0
+    release = level_at_release * np.exp(-np.maximum(t - held, 0.0) / (_RELEASE / 4))
+    return np.where(t < held, attack * decay, release)
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+class RenderedFiles(dict):
+    """What :func:`render_file` wrote: ``{"png": Path, "wav": Path}`` (the kinds asked for),
+    plus ``wav_method``, the renderer that made the WAV (None without one)."""
+
+    wav_method: str | None = None
+
+
+def render_file(
+    midi_path: str | os.PathLike,
+    *,
+    png: bool = True,
+    wav: bool = False,
+    out_dir: str | os.PathLike | None = None,
+    continuation_start: float | None = None,
+    force: bool = False,
+    sample_rate: int = 22050,
+    soundfont: str | os.PathLike | None = None,
+    method: str = "auto",
+) -> RenderedFiles:
+    """Write FILE.png and/or FILE.wav for the MIDI file FILE.mid, beside it or in ``out_dir``.
+
+    Every target is checked before anything is written, so a refusal to overwrite leaves no
+    half-done set of files. Returns the paths written (a dict with ``wav_method`` set).
+    """
+    from .midi_io import midi_to_sequence
+
+    midi_path = Path(midi_path)
+    ns = midi_to_sequence(midi_path)
+    folder = Path(out_dir) if out_dir is not None else midi_path.parent
+    targets = {
+        kind: folder / f"{midi_path.stem}.{kind}" for kind, on in (("png", png), ("wav", wav)) if on
+    }
+    for target in targets.values():
+        _check_target(target, force)
+
+    result = RenderedFiles()
+    if "png" in targets:
+        result["png"] = piano_roll_png(
+            ns,
+            targets["png"],
+            continuation_start=continuation_start,
+            title=midi_path.name,
+            force=force,
+        )
+    if "wav" in targets:
+        result["wav"], result.wav_method = render_wav(
+            ns,
+            targets["wav"],
+            sample_rate=sample_rate,
+            soundfont=soundfont,
+            method=method,
+            force=force,
+        )
+    return result
