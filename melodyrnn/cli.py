@@ -103,6 +103,325 @@ def _run_encode(args) -> int:
     return 0
 
 
+# --- continue -----------------------------------------------------------------------------
+
+
+def _add_continue(p: argparse.ArgumentParser) -> None:
+    p.add_argument("primer", help="the MIDI file to continue")
+    p.add_argument("-o", "--output-dir", default="generated", help="folder for the results")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="a shipped model's name, a checkpoint folder (ours or magenta.js), or "
+        "markov:PATH for the n-gram baseline (default: the shipped model)",
+    )
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, help="continuation length in 16th steps (64)")
+    length.add_argument("--bars", type=float, help="continuation length in bars of the primer")
+    p.add_argument("--num-outputs", type=int, default=1, help="variations to write (1)")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="sampling temperature; 0 picks the most likely event each step (1.0)",
+    )
+    p.add_argument("--seed", type=int, help="random seed (printed when not given)")
+    p.add_argument("--top-k", type=int, help="sample among the k most likely events")
+    p.add_argument("--top-p", type=float, help="sample from the nucleus of probability p")
+    p.add_argument("--beam-size", type=int, default=1, help="Magenta beam search: beams")
+    p.add_argument("--branch-factor", type=int, default=1, help="beam search: branches per beam")
+    p.add_argument(
+        "--steps-per-iteration", type=int, default=1, help="beam search: steps per iteration"
+    )
+    p.add_argument("--key", help="only notes of this key's scale, e.g. D, F#, Bb")
+    p.add_argument("--scale", help="scale for --key: major, minor, harmonic_minor, dorian, ...")
+    p.add_argument("--chords", help='a chord progression for chord models, e.g. "C G Am F"')
+    p.add_argument(
+        "--track", default="auto", help="melody track: its name, its index, or auto (auto)"
+    )
+    p.add_argument("--primer-bars", type=int, help="continue from the last N bars only")
+    p.add_argument("--exclude-primer", action="store_true", help="write the continuation alone")
+    p.add_argument("--png", action="store_true", help="also draw a piano roll of each output")
+    p.add_argument("--wav", action="store_true", help="also render audio of each output")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+
+def _check_sampling_options(args) -> None:
+    from .errors import GenerationError
+
+    if args.temperature is not None and args.temperature < 0:
+        raise GenerationError(f"--temperature must be >= 0, got {args.temperature}")
+    if not args.temperature and (args.top_k is not None or args.top_p is not None):
+        raise GenerationError(
+            "--temperature 0 picks the most likely event; --top-k/--top-p need sampling: "
+            "give a temperature > 0"
+        )
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        raise GenerationError(f"--top-p must be in (0, 1], got {args.top_p}")
+    if args.top_k is not None and args.top_k < 1:
+        raise GenerationError(f"--top-k must be >= 1, got {args.top_k}")
+    for name in ("num_outputs", "beam_size", "branch_factor", "steps_per_iteration"):
+        if getattr(args, name) < 1:
+            flag = "--" + name.replace("_", "-")
+            raise GenerationError(f"{flag} must be >= 1, got {getattr(args, name)}")
+    if args.scale and not args.key:
+        raise GenerationError("--scale needs --key (the tonic), e.g. --key A --scale minor")
+    if args.key:
+        from .scales import scale_pitch_classes
+
+        scale_pitch_classes(args.key, args.scale or "major")
+
+
+def _parse_chords(text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    from .events.chords import parse_chord_symbol
+
+    chords = text.replace(",", " ").split()
+    for chord in chords:
+        parse_chord_symbol(chord)
+    return chords
+
+
+@verb("continue", _add_continue, "continue a MIDI file's melody with a model")
+def _run_continue(args) -> int:
+    import random
+    from pathlib import Path
+
+    from .errors import GenerationError, OutputExistsError
+    from .midi_io import midi_to_sequence, sequence_to_midi_file
+    from .primer import continue_primer, load_model, merge_continuation, prepare_primer
+
+    _check_sampling_options(args)
+    chords = _parse_chords(args.chords)
+    source = midi_to_sequence(args.primer)
+    primer = prepare_primer(source, track=args.track, primer_bars=args.primer_bars)
+    if args.bars is not None:
+        steps = round(args.bars * primer.steps_per_bar)
+    else:
+        steps = 64 if args.steps is None else args.steps
+    if steps < 1:
+        raise GenerationError(f"the continuation must be at least 1 step long, got {steps}")
+
+    out_dir = Path(args.output_dir)
+    stem = Path(args.primer).stem
+    suffix = "continuation" if args.exclude_primer else "continued"
+    paths = [out_dir / f"{stem}_{suffix}_{k}.mid" for k in range(1, args.num_outputs + 1)]
+    extras = [".png"] * args.png + [".wav"] * args.wav
+    if not args.force:
+        for path in paths:
+            for candidate in [path, *(path.with_suffix(e) for e in extras)]:
+                if candidate.exists():
+                    raise OutputExistsError(candidate)
+
+    model = load_model(args.model)
+    seed = args.seed
+    if seed is None and args.temperature:
+        seed = random.SystemRandom().randrange(2**31)
+        print(f"seed {seed} (pass --seed {seed} to get the same results again)")
+    rows = continue_primer(
+        primer,
+        model,
+        steps,
+        num_outputs=args.num_outputs,
+        temperature=args.temperature or None,
+        seed=seed,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        beam_size=args.beam_size,
+        branch_factor=args.branch_factor,
+        steps_per_iteration=args.steps_per_iteration,
+        key=args.key,
+        scale=args.scale,
+        chord_progression=chords,
+    )
+    start = primer.step_to_seconds(primer.end_step)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path, row in zip(paths, rows):
+        ns = merge_continuation(primer, row, exclude_primer=args.exclude_primer)
+        sequence_to_midi_file(ns, path)
+        added = len(ns.notes) - (0 if args.exclude_primer else len(source.notes))
+        where = "" if args.exclude_primer else f", from {start:.2f} s"
+        print(f"wrote {path} ({steps} steps, {added} new notes{where})")
+        if extras:
+            from .render import render_file
+
+            rendered = render_file(
+                path,
+                png=args.png,
+                wav=args.wav,
+                continuation_start=None if args.exclude_primer else start,
+                force=args.force,
+            )
+            _print_rendered(rendered, indent="  ")
+    return 0
+
+
+# --- render ----------------------------------------------------------------------------------
+
+
+def _add_render(p: argparse.ArgumentParser) -> None:
+    p.add_argument("midi", help="a .mid/.midi file")
+    p.add_argument("--png", action="store_true", help="draw a piano roll (FILE.png)")
+    p.add_argument("--wav", action="store_true", help="render audio (FILE.wav)")
+    p.add_argument("-o", "--output-dir", help="folder for the files (default: beside the MIDI)")
+    p.add_argument(
+        "--continuation-start",
+        type=float,
+        help="seconds where a continuation starts (notes after it get their own colour)",
+    )
+    p.add_argument("--soundfont", help="a General MIDI .sf2 soundfont for --wav")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+
+
+def _print_rendered(rendered, indent: str = "") -> None:
+    for out in rendered.values():
+        print(f"{indent}wrote {out}")
+    if getattr(rendered, "wav_method", None) == "sine":
+        print(f"{indent}audio rendered with a sine fallback (install fluidsynth for instruments)")
+
+
+@verb("render", _add_render, "draw a piano roll and/or render audio of a MIDI file")
+def _run_render(args) -> int:
+    from .errors import RenderError
+    from .render import render_file
+
+    if not (args.png or args.wav):
+        raise RenderError("say what to render: --png, --wav or both")
+    if args.output_dir:
+        from pathlib import Path
+
+        Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+    rendered = render_file(
+        args.midi,
+        png=args.png,
+        wav=args.wav,
+        out_dir=args.output_dir,
+        continuation_start=args.continuation_start,
+        soundfont=args.soundfont,
+        force=args.force,
+    )
+    _print_rendered(rendered)
+    return 0
+
+
+# --- dataset / train / convert ---------------------------------------------------------------
+
+
+def _add_dataset(p: argparse.ArgumentParser) -> None:
+    p.add_argument("midi_dir", help="a folder of .mid/.midi files (searched recursively)")
+    p.add_argument("out", help="the dataset folder to write")
+    p.add_argument("--min-note", type=int, default=48, help="lowest pitch of the model (48)")
+    p.add_argument("--max-note", type=int, default=84, help="pitch above the highest (84)")
+    p.add_argument("--key", default="0", help="key melodies are moved to, 0-11 (C=0), or none (0)")
+    p.add_argument(
+        "--keep-highest",
+        action="store_true",
+        help="keep the top note where notes start together (Magenta drops such tracks)",
+    )
+    p.add_argument(
+        "--transpose",
+        default="0",
+        help="comma-separated transpositions for augmentation, e.g. -2,0,2 (0)",
+    )
+    p.add_argument("--eval-fraction", type=float, default=0.1, help="files held out (0.1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split (0)")
+    p.add_argument("--jobs", type=int, help="worker processes (all cores)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing dataset")
+
+
+@verb("dataset", _add_dataset, "build a training dataset of melodies from a MIDI folder")
+def _run_dataset(args) -> int:
+    from .data import DatasetSettings, build_dataset, format_report, save_dataset
+    from .errors import DatasetError
+
+    try:
+        key = None if args.key.lower() == "none" else int(args.key)
+        transpositions = tuple(int(t) for t in args.transpose.split(","))
+    except ValueError:
+        raise DatasetError("--key takes 0-11 or none; --transpose integers like -2,0,2") from None
+    settings = DatasetSettings(
+        min_note=args.min_note,
+        max_note=args.max_note,
+        transpose_to_key=key,
+        keep_highest=args.keep_highest,
+        transpositions=transpositions,
+        eval_fraction=args.eval_fraction,
+        seed=args.seed,
+    )
+    from pathlib import Path
+
+    out = Path(args.out)
+    if (out / "melodies.npz").exists() and not args.force:
+        raise DatasetError(f"{out}: already holds a dataset; use --force to overwrite it")
+    ds = build_dataset(args.midi_dir, settings, jobs=args.jobs)
+    save_dataset(ds, out, force=args.force)
+    print(format_report(ds))
+    print(f"wrote {out}")
+    return 0
+
+
+def _add_train(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", help="a dataset folder from `melodyrnn dataset`")
+    p.add_argument("--config", default="basic_rnn", help="model config (basic_rnn)")
+    p.add_argument("--out", required=True, help="run folder (resumes if it holds a run)")
+    p.add_argument(
+        "--hparams",
+        help="overrides, e.g. batch_size=64,rnn_layer_sizes=[256,256],learning_rate=0.002",
+    )
+    p.add_argument("--epochs", type=float, default=10.0, help="epochs to train (10)")
+    p.add_argument("--max-minutes", type=float, help="stop after this much training time")
+    p.add_argument("--eval-every", type=int, default=0, help="steps between evals (per epoch)")
+    p.add_argument("--seed", type=int, default=0, help="seed (0)")
+    p.add_argument("--threads", type=int, help="torch threads")
+    p.add_argument(
+        "--chunk-steps",
+        type=int,
+        help="train on pieces of this many steps (more updates per epoch); default: whole melodies",
+    )
+
+
+@verb("train", _add_train, "train a model on a dataset (resumable)")
+def _run_train(args) -> int:
+    from .train import Trainer, TrainOptions, parse_hparams
+
+    options = TrainOptions(
+        epochs=args.epochs,
+        eval_every=args.eval_every,
+        seed=args.seed,
+        threads=args.threads,
+        max_minutes=args.max_minutes,
+        chunk_steps=args.chunk_steps,
+    )
+    trainer = Trainer(args.dataset, args.out, args.config, parse_hparams(args.hparams), options)
+    if trainer.step:
+        print(f"resuming {args.out} at step {trainer.step}")
+    metrics = trainer.train()
+    if metrics:
+        print(
+            f"eval: loss {metrics['loss']:.4f} nats/step, event NLL {metrics['nll_event']:.4f}, "
+            f"accuracy {metrics['accuracy']:.3f}"
+        )
+    print(f"best checkpoint: {trainer.run_dir / 'best'}")
+    return 0
+
+
+def _add_convert(p: argparse.ArgumentParser) -> None:
+    p.add_argument("src", help="a magenta.js MusicRNN checkpoint folder (or one of ours)")
+    p.add_argument("dst", help="the checkpoint folder to write, in melodyrnn's format")
+    p.add_argument("--force", action="store_true", help="overwrite an existing folder")
+
+
+@verb("convert", _add_convert, "convert a magenta.js checkpoint to melodyrnn's format")
+def _run_convert(args) -> int:
+    from .music_rnn import MusicRNN
+
+    rnn = MusicRNN.from_pretrained(args.src)
+    rnn.save(args.dst, force=args.force)
+    print(f"wrote {args.dst}: {rnn!r}, encoder {rnn.config.encoder['type']}")
+    return 0
+
+
 # --- entry point -------------------------------------------------------------------------
 
 

@@ -487,30 +487,36 @@ def split_on_time_changes(ns: NoteSequence) -> list[NoteSequence]:
     the end of the music is ignored; a sequence with nothing in it gives ``[]``.
     """
     _require_unquantized(ns, "split_on_time_changes")
-    changes = sorted(
-        [e for e in (*ns.time_signatures, *ns.tempos) if e.time < ns.total_time],
-        key=lambda e: e.time,
-    )
-    meter, qpm = (4, 4), DEFAULT_QPM
-    splits = [0.0]
-    for change in changes:
-        if isinstance(change, TimeSignature):
-            new_meter = (change.numerator, change.denominator)
-            if new_meter == meter:
-                continue
-            meter = new_meter
-        else:
-            if change.qpm == qpm:
-                continue
-            qpm = change.qpm
-        if change.time > splits[-1]:
-            splits.append(change.time)
+    splits = time_change_points(ns)
     if ns.total_time > splits[-1]:
         splits.append(ns.total_time)
     return [extract_subsequence(ns, a, b) for a, b in zip(splits[:-1], splits[1:])]
 
 
-class _TempoMap:
+def time_change_points(ns: NoteSequence, tempo: bool = True, meter: bool = True) -> list[float]:
+    """Start times of the sections :func:`split_on_time_changes` makes: 0.0 and every time
+    before the end of the music where the tempo (``tempo``) or time signature (``meter``)
+    really changes."""
+    events = [*(ns.time_signatures if meter else []), *(ns.tempos if tempo else [])]
+    changes = sorted([e for e in events if e.time < ns.total_time], key=lambda e: e.time)
+    current_meter, current_qpm = (4, 4), DEFAULT_QPM
+    points = [0.0]
+    for change in changes:
+        if isinstance(change, TimeSignature):
+            new_meter = (change.numerator, change.denominator)
+            if new_meter == current_meter:
+                continue
+            current_meter = new_meter
+        else:
+            if change.qpm == current_qpm:
+                continue
+            current_qpm = change.qpm
+        if change.time > points[-1]:
+            points.append(change.time)
+    return points
+
+
+class TempoMap:
     """Seconds <-> quarter notes under a piecewise-constant tempo map."""
 
     def __init__(self, tempos: list[Tempo]):
@@ -528,6 +534,11 @@ class _TempoMap:
         i = max(bisect.bisect_right(self.times, seconds) - 1, 0)
         return self.beats[i] + (seconds - self.times[i]) * self.qpms[i] / 60.0
 
+    def seconds_at(self, beats: float) -> float:
+        """The inverse of :meth:`beats_at` (the last tempo goes on forever)."""
+        i = max(bisect.bisect_right(self.beats, beats) - 1, 0)
+        return self.times[i] + (beats - self.beats[i]) * 60.0 / self.qpms[i]
+
 
 def flatten_tempo(ns: NoteSequence, qpm: float | None = None) -> NoteSequence:
     """Rewrite a multi-tempo sequence onto one tempo, keeping every event's beat position.
@@ -538,7 +549,7 @@ def flatten_tempo(ns: NoteSequence, qpm: float | None = None) -> NoteSequence:
     tempo differed; that is the point (note-seq#50).
     """
     _require_unquantized(ns, "flatten_tempo")
-    tempo_map = _TempoMap(ns.tempos)
+    tempo_map = TempoMap(ns.tempos)
     if qpm is None:
         qpm = _dominant_qpm(tempo_map, ns.total_time)
     if qpm <= 0:
@@ -565,7 +576,7 @@ def flatten_tempo(ns: NoteSequence, qpm: float | None = None) -> NoteSequence:
     return out
 
 
-def _dominant_qpm(tempo_map: _TempoMap, total_time: float) -> float:
+def _dominant_qpm(tempo_map: TempoMap, total_time: float) -> float:
     spans: dict[float, float] = {}
     bounds = [min(t, total_time) for t in tempo_map.times] + [total_time]
     for i, q in enumerate(tempo_map.qpms):

@@ -1,0 +1,443 @@
+"""Training data: a folder of MIDI files -> squashed melody event arrays, split and cached.
+
+The pipeline is Magenta's melody_rnn pipeline, file by file in worker processes:
+read MIDI -> split on tempo / time-signature changes -> quantize (4 steps per quarter) ->
+``extract_melodies`` with the training settings (min_bars 7, max_steps 512, min_unique_pitches
+5, gap_bars 1) -> ``squash`` into the model's range and key. Beyond Magenta:
+
+* ``keep_highest=True`` keeps the top note at equal onsets instead of throwing the whole track
+  away (Magenta's training discards polyphonic tracks: magenta#884, #1450);
+* the eval split is made by source file with a fixed seed, and near-duplicate files (the same
+  title, or the same first two bars after squashing) are kept on the same side of it, so tunes
+  that appear in several collections do not leak from training into evaluation.
+
+A dataset is a folder with ``melodies.npz`` (all events concatenated as int8 plus offsets, the
+source file and split of each melody) and ``dataset.json`` (settings, per-file outcome, stats).
+Events are encoder-independent: any melody config with the same range and key trains on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import tempfile
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DatasetError, MelodyRNNError
+
+MIDI_SUFFIXES = (".mid", ".midi")
+DATASET_FILES = ("melodies.npz", "dataset.json")
+
+
+@dataclass
+class DatasetSettings:
+    """How melodies are extracted and normalised (Magenta's melody_rnn training values)."""
+
+    min_note: int = 48
+    max_note: int = 84  # exclusive
+    transpose_to_key: int | None = 0
+    steps_per_quarter: int = 4
+    min_bars: int = 7
+    max_steps: int = 512
+    min_unique_pitches: int = 5
+    gap_bars: float = 1.0
+    keep_highest: bool = False
+    transpositions: tuple[int, ...] = (0,)
+    eval_fraction: float = 0.1
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["transpositions"] = list(self.transpositions)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DatasetSettings:
+        d = dict(d)
+        d["transpositions"] = tuple(d.get("transpositions", (0,)))
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class FileResult:
+    """What one MIDI file gave: its melodies (event arrays) or why it gave none."""
+
+    path: str
+    melodies: list[np.ndarray] = field(default_factory=list)
+    error: str = ""
+    stats: Counter = field(default_factory=Counter)
+    title: str = ""
+
+
+# --- one file ---------------------------------------------------------------------------
+
+
+def squashed_melodies(ns, settings: DatasetSettings, stats: Counter) -> list[tuple]:
+    """``(melody, squash amount)`` pairs of one NoteSequence; what was dropped goes to ``stats``.
+
+    The melody pipeline itself: split on time changes, quantize, (transpose), extract, squash.
+    """
+    from .events.melody import extract_melodies
+    from .sequence import quantize_note_sequence, split_on_time_changes
+
+    out = []
+    for piece in split_on_time_changes(ns):
+        try:
+            qns = quantize_note_sequence(piece, settings.steps_per_quarter)
+        except MelodyRNNError as exc:
+            stats[f"sequences_discarded_{type(exc).__name__}"] += 1
+            continue
+        for amount in settings.transpositions:
+            shifted = _transpose_sequence(qns, amount) if amount else qns
+            if shifted is None:
+                stats["transpositions_out_of_range"] += 1
+                continue
+            try:
+                melodies, extract_stats = extract_melodies(
+                    shifted,
+                    min_bars=settings.min_bars,
+                    max_steps_truncate=settings.max_steps,
+                    min_unique_pitches=settings.min_unique_pitches,
+                    gap_bars=settings.gap_bars,
+                    ignore_polyphonic_notes=settings.keep_highest,
+                )
+            except MelodyRNNError as exc:
+                stats[f"sequences_discarded_{type(exc).__name__}"] += 1
+                continue
+            for key, value in extract_stats.items():
+                if isinstance(value, int | np.integer):
+                    stats[key] += int(value)
+            for melody in melodies:
+                squash = melody.squash(
+                    settings.min_note, settings.max_note, settings.transpose_to_key
+                )
+                out.append((melody, squash))
+                stats["melodies_kept"] += 1
+                stats["steps_kept"] += len(melody)
+    return out
+
+
+def melodies_from_sequence(ns, settings: DatasetSettings, stats: Counter) -> list[np.ndarray]:
+    """Squashed melody event arrays (int8) of one NoteSequence."""
+    return [
+        np.asarray(melody.to_array(), dtype=np.int8)
+        for melody, _ in squashed_melodies(ns, settings, stats)
+    ]
+
+
+def _transpose_sequence(qns, amount: int):
+    """A copy with every pitched note moved by ``amount``; None if a pitch leaves 0..127."""
+    out = qns.copy()
+    for note in out.notes:
+        if note.is_drum:
+            continue
+        note.pitch += amount
+        if not 0 <= note.pitch <= 127:
+            return None
+    return out
+
+
+def process_file(path: str, settings: DatasetSettings) -> FileResult:
+    """Read one MIDI file and extract its melodies; errors are recorded, never raised."""
+    from .midi_io import midi_to_sequence
+
+    result = FileResult(path=path)
+    try:
+        ns = midi_to_sequence(path)
+    except MelodyRNNError as exc:
+        result.error = str(exc)
+        return result
+    result.title = _title_of(ns, path)
+    try:
+        result.melodies = melodies_from_sequence(ns, settings, result.stats)
+    except MelodyRNNError as exc:
+        result.error = str(exc)
+    return result
+
+
+def _title_of(ns, path: str) -> str:
+    names = [info.name for info in ns.instrument_infos if info.name]
+    return names[0] if names else Path(path).stem
+
+
+# --- a folder ------------------------------------------------------------------------------
+
+
+def find_midi_files(midi_dir: str | os.PathLike) -> list[str]:
+    """Every .mid/.midi file below ``midi_dir``, sorted; DatasetError if there is none."""
+    root = Path(midi_dir)
+    if not root.exists():
+        raise DatasetError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise DatasetError(f"{root}: not a folder; give a folder of MIDI files")
+    files = sorted(
+        str(p) for p in root.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()
+    )
+    if not files:
+        raise DatasetError(f"{root}: no .mid or .midi files in this folder or below it")
+    return files
+
+
+def extract_folder(
+    files: list[str], settings: DatasetSettings, jobs: int | None = None, progress: bool = True
+) -> list[FileResult]:
+    """Process files in parallel worker processes (in order of ``files``)."""
+    from tqdm import tqdm
+
+    jobs = jobs or os.cpu_count() or 1
+    bar = tqdm(total=len(files), desc="reading MIDI", unit="file", disable=not progress)
+    results: list[FileResult] = []
+    if jobs == 1 or len(files) < 8:
+        for path in files:
+            results.append(process_file(path, settings))
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            chunk = max(1, min(64, len(files) // (jobs * 8)))
+            for result in pool.map(process_file, files, [settings] * len(files), chunksize=chunk):
+                results.append(result)
+                bar.update()
+    bar.close()
+    return results
+
+
+# --- near-duplicates and the split ---------------------------------------------------------
+
+
+def normalize_title(title: str) -> str:
+    """Lower case, no punctuation, no leading article or trailing numbering."""
+    t = re.sub(r"[^a-z0-9 ]+", " ", title.lower())
+    t = re.sub(r"\b(the|a|an)\b", " ", t)
+    t = re.sub(r"\b(no|number)?\s*\d+\s*$", " ", t)
+    return " ".join(t.split())
+
+
+def duplicate_groups(results: list[FileResult], steps_per_bar: int = 16) -> list[int]:
+    """A group id per file: files sharing a normalised title or opening two bars are one group."""
+    parent = list(range(len(results)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    seen: dict[object, int] = {}
+    for i, result in enumerate(results):
+        keys: list[object] = []
+        title = normalize_title(result.title)
+        if len(title) >= 3:
+            keys.append(("title", title))
+        for events in result.melodies:
+            opening = events[: 2 * steps_per_bar]
+            if len(opening) == 2 * steps_per_bar:
+                keys.append(("opening", opening.tobytes()))
+        for key in keys:
+            if key in seen:
+                parent[find(i)] = find(seen[key])
+            else:
+                seen[key] = i
+    return [find(i) for i in range(len(results))]
+
+
+def split_groups(groups: list[int], eval_fraction: float, seed: int) -> np.ndarray:
+    """1 for files in the eval split, 0 for training: whole groups, a seeded random order."""
+    unique = sorted(set(groups))
+    random.Random(seed).shuffle(unique)
+    target = eval_fraction * len(groups)
+    size = Counter(groups)
+    eval_groups: set[int] = set()
+    count = 0
+    for g in unique:
+        if count >= target:
+            break
+        eval_groups.add(g)
+        count += size[g]
+    return np.array([1 if g in eval_groups else 0 for g in groups], dtype=np.uint8)
+
+
+# --- build, save, load ----------------------------------------------------------------------
+
+
+@dataclass
+class MelodyDataset:
+    """Melody event arrays with their source file and split."""
+
+    events: np.ndarray  # int8, all melodies back to back
+    offsets: np.ndarray  # int64 [M + 1]
+    file_index: np.ndarray  # int32 [M]
+    split: np.ndarray  # uint8 [M]: 0 train, 1 eval
+    settings: DatasetSettings
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.file_index)
+
+    def melody(self, i: int) -> np.ndarray:
+        return self.events[self.offsets[i] : self.offsets[i + 1]]
+
+    def melodies(self, split: str = "all") -> list[np.ndarray]:
+        want = {"train": 0, "eval": 1}.get(split)
+        return [self.melody(i) for i in range(len(self)) if want is None or self.split[i] == want]
+
+
+def build_dataset(
+    midi_dir: str | os.PathLike,
+    settings: DatasetSettings | None = None,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> MelodyDataset:
+    """Extract, deduplicate and split the melodies of every MIDI file below ``midi_dir``."""
+    settings = settings or DatasetSettings()
+    files = find_midi_files(midi_dir)
+    results = extract_folder(files, settings, jobs=jobs, progress=progress)
+    groups = duplicate_groups(results)
+    file_split = split_groups(groups, settings.eval_fraction, settings.seed)
+
+    arrays, file_index, split = [], [], []
+    for i, result in enumerate(results):
+        for events in result.melodies:
+            arrays.append(events)
+            file_index.append(i)
+            split.append(file_split[i])
+    if not arrays:
+        failed = sum(1 for r in results if r.error)
+        raise DatasetError(
+            f"{midi_dir}: no melodies left from {len(files)} MIDI files ({failed} unreadable); "
+            "files need monophonic lines of at least "
+            f"{settings.min_bars} bars with {settings.min_unique_pitches} pitch classes "
+            "(try keep_highest / --keep-highest for polyphonic tracks)"
+        )
+    offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(a) for a in arrays])
+    info = _report(midi_dir, results, groups, file_split)
+    return MelodyDataset(
+        events=np.concatenate(arrays).astype(np.int8),
+        offsets=offsets,
+        file_index=np.array(file_index, dtype=np.int32),
+        split=np.array(split, dtype=np.uint8),
+        settings=settings,
+        info=info,
+    )
+
+
+def _report(midi_dir, results: list[FileResult], groups, file_split) -> dict:
+    stats: Counter = Counter()
+    errors: Counter = Counter()
+    for r in results:
+        stats.update(r.stats)
+        if r.error:
+            errors[r.error.split(": ", 1)[-1][:80]] += 1
+    group_sizes = Counter(groups)
+    duplicates = sum(size for size in group_sizes.values() if size > 1)
+    return {
+        "source": str(midi_dir),
+        "files_read": len(results) - sum(1 for r in results if r.error),
+        "files_failed": sum(1 for r in results if r.error),
+        "files_failed_by_reason": dict(errors.most_common()),
+        "files_without_melodies": sum(1 for r in results if not r.error and not r.melodies),
+        "near_duplicate_files": duplicates,
+        "near_duplicate_groups": sum(1 for size in group_sizes.values() if size > 1),
+        "eval_files": int(file_split.sum()),
+        "train_files": int(len(file_split) - file_split.sum()),
+        "stats": dict(sorted(stats.items())),
+        "files": [
+            {
+                "path": os.path.relpath(r.path, midi_dir),
+                "melodies": len(r.melodies),
+                "split": "eval" if file_split[i] else "train",
+                **({"error": r.error} if r.error else {}),
+            }
+            for i, r in enumerate(results)
+        ],
+    }
+
+
+def save_dataset(ds: MelodyDataset, out_dir: str | os.PathLike, force: bool = False) -> Path:
+    """Write ``melodies.npz`` and ``dataset.json`` into ``out_dir`` (atomically, per file)."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DatasetError(f"{out}: exists and is not a folder")
+    existing = [name for name in DATASET_FILES if (out / name).exists()]
+    if existing and not force:
+        raise DatasetError(f"{out}: already holds a dataset; use --force to overwrite it")
+    out.mkdir(parents=True, exist_ok=True)
+    counts = {
+        "melodies": len(ds),
+        "train_melodies": int((ds.split == 0).sum()),
+        "eval_melodies": int((ds.split == 1).sum()),
+        "steps": int(len(ds.events)),
+        "train_steps": int(sum(len(m) for m in ds.melodies("train"))),
+        "eval_steps": int(sum(len(m) for m in ds.melodies("eval"))),
+    }
+    meta = {"format": "melodyrnn-dataset-1", "settings": ds.settings.to_dict(), **counts, **ds.info}
+    ds.info = {**ds.info, **counts}
+    _atomic_write(
+        out / "melodies.npz",
+        lambda f: np.savez_compressed(
+            f, events=ds.events, offsets=ds.offsets, file_index=ds.file_index, split=ds.split
+        ),
+    )
+    _atomic_write(out / "dataset.json", lambda f: f.write(json.dumps(meta, indent=1).encode()))
+    return out
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_dataset(path: str | os.PathLike) -> MelodyDataset:
+    """Read a dataset folder written by :func:`save_dataset`."""
+    root = Path(path)
+    if not (root / "melodies.npz").is_file() or not (root / "dataset.json").is_file():
+        raise DatasetError(
+            f"{root}: not a melodyrnn dataset (needs melodies.npz and dataset.json); "
+            "build one with: melodyrnn dataset MIDI_DIR OUT"
+        )
+    try:
+        meta = json.loads((root / "dataset.json").read_text())
+        with np.load(root / "melodies.npz", allow_pickle=False) as z:
+            arrays = {k: z[k] for k in ("events", "offsets", "file_index", "split")}
+    except (OSError, ValueError, KeyError) as exc:
+        raise DatasetError(f"{root}: the dataset is corrupt ({exc}); rebuild it") from exc
+    return MelodyDataset(
+        settings=DatasetSettings.from_dict(meta.get("settings", {})),
+        info={k: v for k, v in meta.items() if k != "settings"},
+        **arrays,
+    )
+
+
+def format_report(ds: MelodyDataset) -> str:
+    """The stats report printed by ``melodyrnn dataset``."""
+    info = ds.info
+    lines = [
+        f"files read: {info.get('files_read', '?')}, failed: {info.get('files_failed', '?')}, "
+        f"without melodies: {info.get('files_without_melodies', '?')}",
+    ]
+    for reason, n in list(info.get("files_failed_by_reason", {}).items())[:8]:
+        lines.append(f"  failed ({n}): {reason}")
+    lines.append(
+        f"near-duplicates: {info.get('near_duplicate_files', 0)} files in "
+        f"{info.get('near_duplicate_groups', 0)} groups (kept on one side of the split)"
+    )
+    lines.append(
+        f"melodies: {len(ds)} ({int((ds.split == 0).sum())} train, "
+        f"{int((ds.split == 1).sum())} eval), steps: {len(ds.events)}"
+    )
+    for key, value in info.get("stats", {}).items():
+        lines.append(f"  {key}: {value}")
+    return "\n".join(lines)

@@ -1,0 +1,420 @@
+"""Training an event RNN on a melody dataset, Magenta's way, resumable and reproducible.
+
+Magenta's recipe (events_rnn_graph): Adam, output dropout after every LSTM layer, softmax
+cross-entropy averaged over the real (unpadded) steps, and gradient clipping **per variable**
+(tf_slim clips each gradient tensor by its own norm). On top of it: length-bucketed batches (little
+padding), periodic evaluation with Magenta's metrics plus NLL on event steps, the best checkpoint
+kept in our format, a JSON-lines metrics log, and resume after an interruption.
+
+Reproducibility: the batch order of epoch ``e`` comes from ``(seed, e)`` and the dropout masks of
+global step ``s`` from ``(seed, s)``, so a run resumed from its last saved state continues exactly
+as the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from .data import MelodyDataset, load_dataset
+from .encoders import make_encoder
+from .errors import ConfigError, DatasetError
+from .metrics import step_metrics
+from .models.checkpoint import save_checkpoint
+from .models.configs import ModelConfig, get_config
+from .models.rnn import EventRNN
+
+STATE_DIR = "state"
+BEST_DIR = "best"
+METRICS_LOG = "metrics.jsonl"
+
+
+@dataclass
+class TrainOptions:
+    """Knobs of a run that are not model hyperparameters."""
+
+    epochs: float = 10.0
+    eval_every: int = 0  # steps between evaluations; 0: once per epoch
+    save_every: int = 200  # steps between resumable state saves
+    seed: int = 0
+    threads: int | None = None
+    max_steps: int | None = None  # stop after this many steps in total (e.g. to test resume)
+    max_minutes: float | None = None  # stop (after saving) once training took this long
+    chunk_steps: int | None = None  # train on pieces of this many steps (None: whole melodies)
+    max_eval_steps: int | None = None  # evaluate on at most this many melodies' steps
+    progress: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+# --- batches --------------------------------------------------------------------------------
+
+
+@dataclass
+class EncodedMelodies:
+    """Encoder inputs and labels of a list of melodies (Magenta's next-event framing)."""
+
+    inputs: list[np.ndarray]
+    labels: list[np.ndarray]
+    is_event: list[np.ndarray]  # the labelled event is not NO_EVENT (melody) / silence (drums)
+
+    @classmethod
+    def from_events(cls, encoder, melodies: list[np.ndarray], no_event: int) -> EncodedMelodies:
+        inputs, labels, is_event = [], [], []
+        for events in melodies:
+            if len(events) < 2:
+                continue
+            events = np.asarray(events, dtype=np.int64)
+            x, y = encoder.encode(events)
+            inputs.append(x.astype(np.float32, copy=False))
+            labels.append(y.astype(np.int64, copy=False))
+            is_event.append(events[1:] != no_event)
+        return cls(inputs, labels, is_event)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def chunked(self, steps: int) -> EncodedMelodies:
+        """Cut every melody into pieces of at most ``steps`` (truncated backprop through time:
+        many more updates per epoch; encoder features that look back are already computed)."""
+        out = EncodedMelodies([], [], [])
+        for x, y, e in zip(self.inputs, self.labels, self.is_event):
+            for start in range(0, len(y), steps):
+                out.inputs.append(x[start : start + steps])
+                out.labels.append(y[start : start + steps])
+                out.is_event.append(e[start : start + steps])
+        return out
+
+    @property
+    def num_steps(self) -> int:
+        return int(sum(len(y) for y in self.labels))
+
+
+def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list:
+    """Index batches of similar lengths: shuffle, sort by length within windows, shuffle batches."""
+    order = rng.permutation(len(lengths))
+    window = batch_size * 32
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = order[start : start + window]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def collate(data: EncodedMelodies, index) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pad a batch: inputs [B, T, X], labels [B, T] (-100 on padding), mask [B, T]."""
+    lengths = [len(data.labels[i]) for i in index]
+    t_max = max(lengths)
+    width = data.inputs[index[0]].shape[1]
+    x = np.zeros((len(index), t_max, width), dtype=np.float32)
+    y = np.full((len(index), t_max), -100, dtype=np.int64)
+    for row, i in enumerate(index):
+        n = lengths[row]
+        x[row, :n] = data.inputs[i]
+        y[row, :n] = data.labels[i]
+    y_t = torch.from_numpy(y)
+    return torch.from_numpy(x), y_t, y_t != -100
+
+
+# --- evaluation --------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def evaluate_model(
+    model: EventRNN, data: EncodedMelodies, default_label: int, batch_size: int = 64
+) -> dict:
+    """Magenta's metrics of ``model`` on encoded melodies (teacher forced)."""
+    was_training = model.training
+    model.eval()
+    lls, preds, labels, events = [], [], [], []
+    order = np.argsort([len(y) for y in data.labels])
+    for start in range(0, len(order), batch_size):
+        index = order[start : start + batch_size]
+        x, y, mask = collate(data, index)
+        events.extend(data.is_event[i] for i in index)
+        logits, _ = model(x)
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        safe_y = y.clamp_min(0)
+        ll = logp.gather(-1, safe_y.unsqueeze(-1)).squeeze(-1)
+        lls.append(ll[mask].numpy())
+        preds.append(logp.argmax(-1)[mask].numpy())
+        labels.append(y[mask].numpy())
+    model.train(was_training)
+    # Rows come back in batch order, each row's valid steps in time order: same as `events`.
+    return step_metrics(
+        np.concatenate(lls),
+        np.concatenate(preds),
+        np.concatenate(labels),
+        default_label,
+        event_mask=np.concatenate(events),
+    )
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+
+def clip_per_variable(model: torch.nn.Module, clip_norm: float) -> None:
+    """tf_slim's clip_gradient_norms: each gradient tensor clipped by its own L2 norm."""
+    if not clip_norm:
+        return
+    for p in model.parameters():
+        if p.grad is not None:
+            torch.nn.utils.clip_grad_norm_([p], clip_norm)
+
+
+def parse_hparams(text: str | None) -> dict:
+    """``"batch_size=64,rnn_layer_sizes=[256,256],learning_rate=0.003"`` -> dict."""
+    out: dict = {}
+    if not text:
+        return out
+    depth, token, parts = 0, "", []
+    for ch in text:
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == "," and depth == 0:
+            parts.append(token)
+            token = ""
+        else:
+            token += ch
+    parts.append(token)
+    for part in filter(None, (p.strip() for p in parts)):
+        if "=" not in part:
+            raise ConfigError(f"bad hparam {part!r}; write name=value, e.g. batch_size=64")
+        key, value = (s.strip() for s in part.split("=", 1))
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    if "rnn_layer_sizes" in out:
+        out["layer_sizes"] = out.pop("rnn_layer_sizes")
+    return out
+
+
+def no_event_of(config: ModelConfig) -> int:
+    """The event meaning "nothing new happens": NO_EVENT for melodies, 0 for drums."""
+    spec = config.encoder["target"] if config.encoder["type"] == "conditional" else config.encoder
+    return 0 if spec["type"] == "drums" else -2
+
+
+def _check_dataset(config: ModelConfig, ds: MelodyDataset) -> None:
+    s = ds.settings
+    want = (config.min_note, config.max_note, config.transpose_to_key)
+    have = (s.min_note, s.max_note, s.transpose_to_key)
+    if want != have:
+        raise DatasetError(
+            f"the dataset was built for notes {have[0]}..{have[1]} in key {have[2]}, but config "
+            f"{config.name} needs {want[0]}..{want[1]} in key {want[2]}; rebuild the dataset "
+            "with matching --min-note/--max-note/--key"
+        )
+
+
+class Trainer:
+    """One training run in ``run_dir``; construct, then call :meth:`train`."""
+
+    def __init__(
+        self,
+        dataset: str | os.PathLike | MelodyDataset,
+        run_dir: str | os.PathLike,
+        config: str | ModelConfig = "basic_rnn",
+        hparams: dict | None = None,
+        options: TrainOptions | None = None,
+    ):
+        self.options = options or TrainOptions()
+        self.run_dir = Path(run_dir)
+        self.ds = dataset if isinstance(dataset, MelodyDataset) else load_dataset(dataset)
+        saved = self.run_dir / STATE_DIR / "config.json"
+        if saved.exists():  # resuming: the run's own config wins
+            self.config = ModelConfig.from_dict(json.loads(saved.read_text())["config"])
+        else:
+            base = get_config(config) if isinstance(config, str) else config
+            self.config = base.replace(**(hparams or {})) if hparams else base
+        _check_dataset(self.config, self.ds)
+        self.encoder = make_encoder(self.config.encoder)
+        self.no_event = no_event_of(self.config)
+        self.train_data = EncodedMelodies.from_events(
+            self.encoder, self.ds.melodies("train"), self.no_event
+        )
+        eval_melodies = self.ds.melodies("eval")
+        if self.options.max_eval_steps:
+            eval_melodies = _limit_steps(eval_melodies, self.options.max_eval_steps)
+        self.eval_data = EncodedMelodies.from_events(self.encoder, eval_melodies, self.no_event)
+        if not len(self.train_data):
+            raise DatasetError("the dataset has no training melodies")
+        if self.options.chunk_steps:
+            self.train_data = self.train_data.chunked(self.options.chunk_steps)
+        torch.manual_seed(self.options.seed)
+        self.model = EventRNN.from_config(self.config)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.learning_rate)
+        self.step = 0
+        self.best_loss = math.inf
+        self.elapsed = 0.0
+        self._resume()
+
+    # -- state ------------------------------------------------------------------------
+
+    def _resume(self) -> None:
+        state_dir = self.run_dir / STATE_DIR
+        if not (state_dir / "trainer.json").exists():
+            return
+        meta = json.loads((state_dir / "trainer.json").read_text())
+        tensors = load_file(str(state_dir / "state.safetensors"))
+        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k[:6] == "model."})
+        opt_state = self.optimizer.state_dict()
+        for i, _ in enumerate(self.model.parameters()):
+            if f"opt.{i}.exp_avg" in tensors:
+                opt_state["state"][i] = {
+                    "step": tensors[f"opt.{i}.step"],
+                    "exp_avg": tensors[f"opt.{i}.exp_avg"],
+                    "exp_avg_sq": tensors[f"opt.{i}.exp_avg_sq"],
+                }
+        self.optimizer.load_state_dict(opt_state)
+        self.step = int(meta["step"])
+        self.best_loss = float(meta["best_loss"])
+        self.elapsed = float(meta.get("elapsed", 0.0))
+
+    def _save_state(self) -> None:
+        state_dir = self.run_dir / STATE_DIR
+        state_dir.mkdir(parents=True, exist_ok=True)
+        tensors = {f"model.{k}": v.detach().clone() for k, v in self.model.state_dict().items()}
+        for i, st in self.optimizer.state_dict()["state"].items():
+            tensors[f"opt.{i}.step"] = torch.as_tensor(st["step"], dtype=torch.float32).reshape(1)
+            tensors[f"opt.{i}.exp_avg"] = st["exp_avg"]
+            tensors[f"opt.{i}.exp_avg_sq"] = st["exp_avg_sq"]
+        tmp = state_dir / "state.safetensors.tmp"
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+        os.replace(tmp, state_dir / "state.safetensors")
+        meta = {"step": self.step, "best_loss": self.best_loss, "elapsed": self.elapsed}
+        (state_dir / "config.json").write_text(json.dumps({"config": self.config.to_dict()}))
+        tmp_meta = state_dir / "trainer.json.tmp"
+        tmp_meta.write_text(json.dumps(meta))
+        os.replace(tmp_meta, state_dir / "trainer.json")
+
+    def _log(self, record: dict) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.run_dir / METRICS_LOG, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    # -- loop -------------------------------------------------------------------------
+
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.train_data) / self.config.batch_size)
+
+    def evaluate(self) -> dict:
+        return evaluate_model(self.model, self.eval_data, self.encoder.default_event_label)
+
+    def _eval_and_keep_best(self, epoch: float) -> dict | None:
+        if not len(self.eval_data):
+            return None
+        metrics = self.evaluate()
+        self._log({"step": self.step, "epoch": round(epoch, 3), "split": "eval", **metrics})
+        if metrics["loss"] < self.best_loss:
+            self.best_loss = metrics["loss"]
+            save_checkpoint(
+                self.model,
+                self.config,
+                self.run_dir / BEST_DIR,
+                metadata=self._metadata(epoch, metrics),
+                force=True,
+            )
+        return metrics
+
+    def _metadata(self, epoch: float, metrics: dict) -> dict:
+        return {
+            "step": self.step,
+            "epoch": round(epoch, 3),
+            "training_seconds": round(self.elapsed, 1),
+            "eval_metrics": metrics,
+            "dataset": {
+                "source": self.ds.info.get("source"),
+                "train_melodies": len(self.train_data),
+                "train_steps": self.train_data.num_steps,
+                "eval_melodies": len(self.eval_data),
+                "eval_steps": self.eval_data.num_steps,
+            },
+            "seed": self.options.seed,
+        }
+
+    def train(self) -> dict | None:
+        """Run until ``options.epochs`` (or ``max_steps``); returns the last eval metrics."""
+        from tqdm import tqdm
+
+        opts = self.options
+        old_threads = torch.get_num_threads()
+        if opts.threads:
+            torch.set_num_threads(opts.threads)
+        per_epoch = self.steps_per_epoch()
+        total = math.ceil(opts.epochs * per_epoch)
+        if opts.max_steps is not None:
+            total = min(total, opts.max_steps)
+        eval_every = opts.eval_every or per_epoch
+        lengths = np.array([len(y) for y in self.train_data.labels])
+        bar = tqdm(total=total, initial=self.step, desc="training", disable=not opts.progress)
+        self.model.train()
+        last_eval = None
+        try:
+            while self.step < total:
+                epoch = self.step // per_epoch
+                rng = np.random.default_rng([opts.seed, epoch])
+                batches = bucketed_batches(lengths, self.config.batch_size, rng)
+                for index in batches[self.step - epoch * per_epoch :]:
+                    if self.step >= total:
+                        break
+                    t0 = time.perf_counter()
+                    loss = self._train_step(index)
+                    self.elapsed += time.perf_counter() - t0
+                    self.step += 1
+                    bar.update()
+                    bar.set_postfix(loss=f"{loss:.3f}", epoch=f"{self.step / per_epoch:.2f}")
+                    if self.step % 50 == 0:
+                        self._log({"step": self.step, "split": "train", "loss": loss})
+                    if self.step % eval_every == 0 or self.step == total:
+                        last_eval = self._eval_and_keep_best(self.step / per_epoch)
+                        if last_eval:
+                            bar.write(
+                                f"step {self.step}: eval loss {last_eval['loss']:.4f}, "
+                                f"event NLL {last_eval['nll_event']:.4f}, "
+                                f"accuracy {last_eval['accuracy']:.3f}"
+                            )
+                    out_of_time = opts.max_minutes and self.elapsed > 60 * opts.max_minutes
+                    if out_of_time and self.step % eval_every:
+                        last_eval = self._eval_and_keep_best(self.step / per_epoch)
+                    if self.step % opts.save_every == 0 or self.step == total or out_of_time:
+                        self._save_state()
+                    if out_of_time:
+                        bar.write(f"stopping after {self.elapsed / 60:.1f} minutes of training")
+                        return last_eval
+        finally:
+            bar.close()
+            torch.set_num_threads(old_threads)
+        return last_eval
+
+    def _train_step(self, index) -> float:
+        x, y, mask = collate(self.train_data, index)
+        torch.manual_seed(hash((self.options.seed, self.step)) & 0x7FFFFFFF)
+        logits, _ = self.model(x)
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-100
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        clip_per_variable(self.model, self.config.clip_norm)
+        self.optimizer.step()
+        return loss.item()
+
+
+def _limit_steps(melodies: list[np.ndarray], max_steps: int) -> list[np.ndarray]:
+    out, total = [], 0
+    for m in melodies:
+        if total >= max_steps:
+            break
+        out.append(m)
+        total += len(m)
+    return out
