@@ -136,3 +136,31 @@ def test_encode_magenta_js_matches_fixture_and_reports_range_errors(capsys):
     )
     assert code == 2
     assert "out_of_range.mid" in err and "outside of the valid range: 47" in err
+
+
+CHECKPOINTS = sorted(
+    p for p in (ROOT / "tests" / "fixtures" / "magenta_js" / "checkpoints").iterdir() if p.is_dir()
+)
+
+
+@pytest.mark.parametrize("folder", CHECKPOINTS, ids=lambda p: p.name)
+def test_convert_fixture_checkpoints(capsys, tmp_path, folder):
+    from melodyrnn.music_rnn import MusicRNN
+
+    out = tmp_path / "converted"
+    code, text, _ = run_cli(capsys, "convert", folder, out)
+    assert code == 0 and "wrote" in text
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    js, ours = MusicRNN.from_pretrained(folder), MusicRNN.from_pretrained(out)
+    assert ours.config.encoder == js.config.encoder
+    rng = np.random.default_rng(0)
+    primer = rng.integers(0, 512 if js.is_drums else 2, size=20)
+    if not js.is_drums:
+        primer = np.where(primer == 1, 60, -2)
+    chords = ["C", "G"] if js.has_chords else None
+    a = js.continue_events(primer, 16, chord_progression=chords, return_logits=True)
+    b = ours.continue_events(primer, 16, chord_progression=chords, return_logits=True)
+    assert np.array_equal(a.classes, b.classes)
+    assert np.array_equal(a.logits, b.logits)
+    code, _, err = run_cli(capsys, "convert", folder, out)
+    assert code == 2 and "exists" in err
