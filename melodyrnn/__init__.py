@@ -1,7 +1,36 @@
-"""melodyrnn: Magenta's melody RNNs in PyTorch, from MIDI in to continuations out."""
+"""melodyrnn: Magenta's melody RNNs in PyTorch, from MIDI in to continuations out.
+
+The top-level names load lazily, so ``import melodyrnn`` stays light (no torch) until a model
+is used::
+
+    import melodyrnn
+
+    outputs = melodyrnn.continue_midi("phrase.mid", steps=64, num_outputs=4, seed=0)
+    melodyrnn.sequence_to_midi_file(outputs[0], "continued.mid")
+"""
+
+from importlib import import_module
 
 from .errors import MelodyRNNError
 from .sequence import NoteSequence, quantize_note_sequence
 
 __version__ = "0.1.0"
-__all__ = ["MelodyRNNError", "NoteSequence", "quantize_note_sequence", "__version__"]
+
+_LAZY = {
+    "midi_to_sequence": "midi_io",
+    "sequence_to_midi_file": "midi_io",
+    "sequence_to_pretty_midi": "midi_io",
+    "MusicRNN": "music_rnn",
+    "continue_midi": "primer",
+    "prepare_primer": "primer",
+    "extract_melodies": "events.melody",
+    "Melody": "events.melody",
+}
+
+__all__ = ["MelodyRNNError", "NoteSequence", "quantize_note_sequence", "__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'melodyrnn' has no attribute {name!r}")
