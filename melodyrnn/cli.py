@@ -422,6 +422,52 @@ def _run_convert(args) -> int:
     return 0
 
 
+# --- evaluate --------------------------------------------------------------------------------
+
+
+def _add_evaluate(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "model",
+        nargs="*",
+        help="models to evaluate: shipped names, checkpoint folders or markov:PATH "
+        "(default: the shipped model)",
+    )
+    p.add_argument(
+        "--data", required=True, help="a dataset folder (its eval split) or a MIDI folder"
+    )
+    p.add_argument(
+        "--baseline",
+        default="markov",
+        help="markov (fit an n-gram on the dataset's train split), markov:PATH, or none",
+    )
+    p.add_argument("--num", type=int, default=50, help="primers for the musical metrics (50)")
+    p.add_argument("--steps", type=int, default=64, help="steps generated per primer (64)")
+    p.add_argument("--temperature", type=float, default=1.0, help="for generation (1.0)")
+    p.add_argument("--seed", type=int, default=0, help="seed (0)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+@verb("evaluate", _add_evaluate, "compare models and the n-gram baseline on held-out melodies")
+def _run_evaluate(args) -> int:
+    from .evaluate import evaluate_models, format_evaluation
+
+    baseline = None if args.baseline.lower() == "none" else args.baseline
+    result = evaluate_models(
+        args.model or [None],
+        args.data,
+        baseline=baseline,
+        num=args.num,
+        steps=args.steps,
+        temperature=args.temperature or None,
+        seed=args.seed,
+    )
+    if args.json:
+        _print_json(result)
+    else:
+        print(format_evaluation(result))
+    return 0
+
+
 # --- entry point -------------------------------------------------------------------------
 
 

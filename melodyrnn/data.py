@@ -163,8 +163,10 @@ def process_file(path: str, settings: DatasetSettings) -> FileResult:
 
 
 def _title_of(ns, path: str) -> str:
-    names = [info.name for info in ns.instrument_infos if info.name]
-    return names[0] if names else Path(path).stem
+    """The first track name (abc2midi and most notation programs write the tune title there);
+    "" when there is none. File names are not titles: tune_1.mid and tune_2.mid differ."""
+    names = [info.name for info in ns.instrument_infos if info.name.strip()]
+    return names[0] if names else ""
 
 
 # --- a folder ------------------------------------------------------------------------------
@@ -212,16 +214,23 @@ def extract_folder(
 
 
 def normalize_title(title: str) -> str:
-    """Lower case, no punctuation, no leading article or trailing numbering."""
+    """Lower case, no punctuation, no articles, no trailing number ("Butterfly 2", "No. 2" are
+    other settings of the same tune in the folk collections)."""
     t = re.sub(r"[^a-z0-9 ]+", " ", title.lower())
     t = re.sub(r"\b(the|a|an)\b", " ", t)
     t = re.sub(r"\b(no|number)?\s*\d+\s*$", " ", t)
     return " ".join(t.split())
 
 
+# A tune turns up in a handful of collections at most; a "title" shared by more files than this
+# is a generic track name ("Piano", "Melody", "Track 1") and says nothing about the tune.
+MAX_TITLE_SHARE = 4
+
+
 def duplicate_groups(results: list[FileResult], steps_per_bar: int = 16) -> list[int]:
-    """A group id per file: files sharing a normalised title or opening two bars are one group."""
+    """A group id per file: files sharing a specific title or opening two bars are one group."""
     parent = list(range(len(results)))
+    title_counts = Counter(normalize_title(r.title) for r in results)
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -233,7 +242,7 @@ def duplicate_groups(results: list[FileResult], steps_per_bar: int = 16) -> list
     for i, result in enumerate(results):
         keys: list[object] = []
         title = normalize_title(result.title)
-        if len(title) >= 3:
+        if len(title) >= 3 and title_counts[title] <= MAX_TITLE_SHARE:
             keys.append(("title", title))
         for events in result.melodies:
             opening = events[: 2 * steps_per_bar]
@@ -248,7 +257,11 @@ def duplicate_groups(results: list[FileResult], steps_per_bar: int = 16) -> list
 
 
 def split_groups(groups: list[int], eval_fraction: float, seed: int) -> np.ndarray:
-    """1 for files in the eval split, 0 for training: whole groups, a seeded random order."""
+    """1 for files in the eval split, 0 for training: whole groups, a seeded random order.
+
+    Groups are taken until ``eval_fraction`` of the files is reached; a group that would
+    overshoot it by more than half stays in training, so one big group cannot swallow the split.
+    """
     unique = sorted(set(groups))
     random.Random(seed).shuffle(unique)
     target = eval_fraction * len(groups)
@@ -258,6 +271,8 @@ def split_groups(groups: list[int], eval_fraction: float, seed: int) -> np.ndarr
     for g in unique:
         if count >= target:
             break
+        if count + size[g] > max(1.0, 1.5 * target):
+            continue
         eval_groups.add(g)
         count += size[g]
     return np.array([1 if g in eval_groups else 0 for g in groups], dtype=np.uint8)
@@ -296,6 +311,11 @@ def build_dataset(
 ) -> MelodyDataset:
     """Extract, deduplicate and split the melodies of every MIDI file below ``midi_dir``."""
     settings = settings or DatasetSettings()
+    if settings.transpose_to_key is not None and tuple(settings.transpositions) != (0,):
+        raise DatasetError(
+            "transposition augmentation does nothing when melodies are moved to one key "
+            f"(key {settings.transpose_to_key}): use --key none with --transpose"
+        )
     files = find_midi_files(midi_dir)
     results = extract_folder(files, settings, jobs=jobs, progress=progress)
     groups = duplicate_groups(results)

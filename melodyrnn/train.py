@@ -311,7 +311,14 @@ class Trainer:
         return evaluate_model(self.model, self.eval_data, self.encoder.default_event_label)
 
     def _eval_and_keep_best(self, epoch: float) -> dict | None:
-        if not len(self.eval_data):
+        if not len(self.eval_data):  # nothing to choose by: keep the latest model
+            save_checkpoint(
+                self.model,
+                self.config,
+                self.run_dir / BEST_DIR,
+                metadata=self._metadata(epoch, None),
+                force=True,
+            )
             return None
         metrics = self.evaluate()
         self._log({"step": self.step, "epoch": round(epoch, 3), "split": "eval", **metrics})
@@ -326,7 +333,7 @@ class Trainer:
             )
         return metrics
 
-    def _metadata(self, epoch: float, metrics: dict) -> dict:
+    def _metadata(self, epoch: float, metrics: dict | None) -> dict:
         return {
             "step": self.step,
             "epoch": round(epoch, 3),
