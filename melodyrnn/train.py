@@ -366,6 +366,8 @@ class Trainer:
         bar = tqdm(total=total, initial=self.step, desc="training", disable=not opts.progress)
         self.model.train()
         last_eval = None
+        if opts.max_minutes and self.elapsed > 60 * opts.max_minutes:
+            total = self.step  # a resumed run that already used its time: nothing to do
         try:
             while self.step < total:
                 epoch = self.step // per_epoch
