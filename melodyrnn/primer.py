@@ -55,7 +55,7 @@ from .sequence import (
 )
 
 STEPS_PER_QUARTER = 4
-MAX_PRIMER_STEPS = 2048  # 128 bars of 4/4: longer primers only cost time; use primer_bars
+MAX_PRIMER_STEPS = 8192  # 512 bars of 4/4; a longer primer only costs time (use primer_bars)
 _MELODY_WORDS = ("melody", "lead", "vocal", "voice", "solo", "tune", "theme")
 _ACCOMPANIMENT_WORDS = ("bass", "drum", "pad", "chord", "accomp", "harmony", "string")
 
