@@ -90,7 +90,7 @@ def squashed_melodies(ns, settings: DatasetSettings, stats: Counter) -> list[tup
     out = []
     for piece in split_on_time_changes(ns):
         try:
-            qns = quantize_note_sequence(piece, settings.steps_per_quarter)
+            qns = quantize_note_sequence(piece, settings.steps_per_quarter, copy=False)
         except MelodyRNNError as exc:
             stats[f"sequences_discarded_{type(exc).__name__}"] += 1
             continue

@@ -1,11 +1,11 @@
 """MIDI <-> NoteSequence, with note-seq's semantics and clear errors for bad files.
 
-Reading goes mido -> checks -> pretty_midi -> :class:`~melodyrnn.sequence.NoteSequence`, and gives
-the same sequence as note-seq's ``midi_io.midi_to_note_sequence``: one ``instrument`` index per
-pretty_midi Instrument (a (track, channel, program) group that has notes), its program and drum
-flag, instrument names, notes, pitch bends and control changes in seconds, the tempo map from
-pretty_midi, time signatures, key signatures (key = key_number % 12, mode = key_number // 12) and
-``total_time`` = the end of the last note.
+The reference reader goes mido -> checks -> pretty_midi -> :class:`~melodyrnn.sequence.NoteSequence`
+and gives the same sequence as note-seq's ``midi_io.midi_to_note_sequence``: one ``instrument``
+index per pretty_midi Instrument (a (track, channel, program) group that has notes), its program
+and drum flag, instrument names, notes, pitch bends and control changes in seconds, the tempo map
+from pretty_midi, time signatures, key signatures (key = key_number % 12, mode = key_number // 12)
+and ``total_time`` = the end of the last note.
 
 What pretty_midi (and so note-seq) does not keep: MIDI channels, the track layout, lyrics, text
 and sysex, tempo/meter/key events outside the first track, control changes and pitch bends of a
@@ -16,6 +16,11 @@ truncated or non-MIDI file, a type-2 file, a header with 0 ticks per quarter (or
 a tempo of 0, or a file whose events lie absurdly far out (which would make pretty_midi allocate
 a tick table of that size) raise :class:`~melodyrnn.errors.MidiError`. The file is checked with
 mido before pretty_midi sees it, so reading is bounded in time and memory.
+
+A fast reader (``backend="symusic"``, used by the default ``"auto"`` wherever it can) parses
+with symusic's C++ parser (reading a file takes about a tenth of the reference's time) and
+rebuilds exactly the reference's sequence, float for float; files where what symusic shows
+cannot pin that down go to the reference (see "fast reading" below for how and which).
 
 Writing (:func:`sequence_to_pretty_midi`) also follows note-seq's
 ``note_sequence_to_pretty_midi``: resolution = ``ticks_per_quarter`` (or 220), the tempo at time
@@ -70,7 +75,12 @@ _MAX_TEMPO_US = 0xFFFFFF
 # --- reading ---------------------------------------------------------------------------
 
 
-def midi_to_sequence(source, *, filename: str | os.PathLike | None = None) -> NoteSequence:
+BACKENDS = ("auto", "symusic", "pretty_midi")
+
+
+def midi_to_sequence(
+    source, *, filename: str | os.PathLike | None = None, backend: str = "auto"
+) -> NoteSequence:
     """Read MIDI into a :class:`NoteSequence` (note-seq's ``midi_to_note_sequence``).
 
     ``source`` is a path (``str`` or ``os.PathLike``), the file's bytes, a ``mido.MidiFile``
@@ -78,13 +88,26 @@ def midi_to_sequence(source, *, filename: str | os.PathLike | None = None) -> No
     result: ``ns.filename`` = it, ``ns.id`` = its stem. It defaults to the path as given (or a
     ``mido.MidiFile``'s own filename); without any, both stay empty like note-seq's.
 
+    ``backend`` picks the reader of paths and bytes; every one gives the same sequence:
+
+    * ``"pretty_midi"``: mido + pretty_midi, exactly what note-seq runs (the reference);
+    * ``"symusic"``: symusic's C++ parser (about 100x faster), read with pretty_midi's rules.
+      Raises :class:`MidiError` where it cannot promise pretty_midi's result (see
+      :func:`symusic_refusal`) or when symusic 0.6 is not installed;
+    * ``"auto"`` (default): symusic where it can promise pretty_midi's result, else the
+      reference, which then also words every error. ``mido.MidiFile`` and ``PrettyMIDI``
+      sources always take the reference path.
+
     A valid file without any note (only meta events, or only controllers) gives a sequence
     without notes and ``total_time`` 0: deciding whether that is an error is the caller's job.
 
     Raises :class:`MidiError` (one line naming the file and the reason) for anything that is
     not a readable type-0/1 Standard MIDI File.
     """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if isinstance(source, pretty_midi.PrettyMIDI):
+        _no_symusic_for(source, backend)
         label = os.fspath(filename) if filename is not None else None
         try:
             ns = _pretty_midi_to_sequence(source)
@@ -95,23 +118,61 @@ def midi_to_sequence(source, *, filename: str | os.PathLike | None = None) -> No
         return _with_name(ns, label)
 
     if isinstance(source, mido.MidiFile):
+        _no_symusic_for(source, backend)
         label = filename if filename is not None else source.filename
         label = os.fspath(label) if label is not None else None
         # pretty_midi rewrites message times in place; work on a copy of the caller's object.
-        midi = copy.deepcopy(source)
-    elif isinstance(source, (bytes, bytearray, memoryview)):
+        return _read_with_pretty_midi(copy.deepcopy(source), label)
+
+    if isinstance(source, (bytes, bytearray, memoryview)):
         label = os.fspath(filename) if filename is not None else None
-        midi = _parse_bytes(bytes(source), label)
+        data = bytes(source)
     elif isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         label = os.fspath(filename) if filename is not None else path
-        midi = _parse_bytes(_read_file(path), label)
+        data = _read_file(path)
     else:
         raise TypeError(
             "midi_to_sequence() takes a path, bytes, a mido.MidiFile or a pretty_midi.PrettyMIDI, "
             f"not {type(source).__name__}"
         )
 
+    if backend != "pretty_midi":
+        where = _describe(label)
+        score_class = _symusic_score_class()
+        if score_class is None:
+            if backend == "symusic":
+                raise MidiError(
+                    f"{where}: backend 'symusic' needs symusic 0.6 "
+                    "(pip install 'symusic>=0.6,<0.7'); or use backend='pretty_midi'"
+                )
+        else:
+            from .midi_symusic import NotExact, read_with_symusic
+
+            try:
+                return _with_name(read_with_symusic(data, score_class, where), label)
+            except NotExact as exc:
+                if backend == "symusic":
+                    raise MidiError(
+                        f"{where}: symusic cannot promise pretty_midi's reading ({exc}); "
+                        "use backend='pretty_midi' or 'auto'"
+                    ) from None
+            except MidiError:
+                if backend == "symusic":
+                    raise
+            # auto: the reference reads the file and words its errors.
+    return _read_with_pretty_midi(_parse_bytes(data, label), label)
+
+
+def _no_symusic_for(source, backend: str) -> None:
+    if backend == "symusic":
+        raise TypeError(
+            f"backend 'symusic' reads paths and bytes, not a {type(source).__name__}; "
+            "use backend='auto' or 'pretty_midi'"
+        )
+
+
+def _read_with_pretty_midi(midi: mido.MidiFile, label: str | None) -> NoteSequence:
     _check_midi(midi, label)
     try:
         with warnings.catch_warnings():
@@ -160,10 +221,7 @@ def _read_file(path: str) -> bytes:
 def _parse_bytes(data: bytes, label: str | None) -> mido.MidiFile:
     """Parse with mido, turning its many exception types into one clear MidiError."""
     where = _describe(label)
-    if not data:
-        raise MidiError(f"{where}: the file is empty")
-    if data[:4] != b"MThd":
-        raise MidiError(f"{where}: not a Standard MIDI File (it does not start with 'MThd')")
+    _check_signature(data, where)
     try:
         midi = mido.MidiFile(file=io.BytesIO(data))
     except EOFError as exc:
@@ -174,6 +232,13 @@ def _parse_bytes(data: bytes, label: str | None) -> mido.MidiFile:
         raise MidiError(f"{where}: corrupt MIDI data ({_one_line(exc)})") from exc
     midi.filename = label
     return midi
+
+
+def _check_signature(data: bytes, where: str) -> None:
+    if not data:
+        raise MidiError(f"{where}: the file is empty")
+    if data[:4] != b"MThd":
+        raise MidiError(f"{where}: not a Standard MIDI File (it does not start with 'MThd')")
 
 
 def _check_midi(midi: mido.MidiFile, label: str | None) -> None:
@@ -260,6 +325,33 @@ def _pretty_midi_to_sequence(pm: pretty_midi.PrettyMIDI) -> NoteSequence:
             )
     ns.total_time = max((n.end_time for n in ns.notes), default=0.0)
     return ns
+
+
+# --- fast reading (melodyrnn.midi_symusic) ----------------------------------------------------
+
+
+def _symusic_score_class():
+    """symusic's ``ScoreTick`` when symusic 0.6 is installed, else None (tests patch this)."""
+    from .midi_symusic import score_class
+
+    return score_class()
+
+
+def symusic_refusal(data: bytes) -> str | None:
+    """Why ``backend="auto"`` reads these MIDI bytes with pretty_midi; None: with symusic.
+
+    For benchmarks and tests. A bad file gives its error message.
+    """
+    from .midi_symusic import NotExact, read_with_symusic
+
+    score_class = _symusic_score_class()
+    if score_class is None:
+        return "symusic 0.6 is not installed"
+    try:
+        read_with_symusic(bytes(data), score_class, _describe(None))
+    except (NotExact, MidiError) as exc:
+        return str(exc)
+    return None
 
 
 # --- writing ---------------------------------------------------------------------------

@@ -339,7 +339,7 @@ def _quantize_events(qns: NoteSequence, steps_per_second: float) -> None:
 
 
 def quantize_note_sequence(
-    ns: NoteSequence, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER
+    ns: NoteSequence, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER, *, copy: bool = True
 ) -> NoteSequence:
     """Quantize relative to the (single) tempo, with note-seq's semantics.
 
@@ -349,8 +349,9 @@ def quantize_note_sequence(
     :class:`MultipleTimeSignatureError`, :class:`MultipleTempoError`,
     :class:`BadTimeSignatureError` or :class:`NegativeTimeError` like note-seq does.
     Use :func:`split_on_time_changes` or :func:`flatten_tempo` first for files that change tempo.
+    ``copy=False`` quantizes ``ns`` itself (for pipelines that own a sequence they just made).
     """
-    qns = ns.copy()
+    qns = ns.copy() if copy else ns
     qns.quantization_info = QuantizationInfo(steps_per_quarter=steps_per_quarter)
 
     if qns.time_signatures:

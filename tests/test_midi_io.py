@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import time
 from collections import Counter
 from fractions import Fraction
@@ -12,16 +13,19 @@ from pathlib import Path
 import mido
 import pretty_midi
 import pytest
-from conftest import ALL_MIDI, MIDI_FIXTURES, MIDI_SAMPLES, load_json
-from hypothesis import HealthCheck, given, settings
+from conftest import ALL_MIDI, MIDI_FIXTURES, MIDI_SAMPLES, REPO, load_json
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from melodyrnn import midi_io
 from melodyrnn.errors import MidiError, QuantizationError
 from melodyrnn.midi_io import (
+    BACKENDS,
     MAX_TICKS,
     midi_to_sequence,
     sequence_to_midi_bytes,
     sequence_to_midi_file,
+    symusic_refusal,
 )
 from melodyrnn.sequence import (
     MINOR,
@@ -416,10 +420,10 @@ EXPECTED_REASON = {
 }
 
 
-def _assert_quick_midi_error(source, label: str, reason: str):
+def _assert_quick_midi_error(source, label: str, reason: str, backend: str = "auto"):
     started = time.perf_counter()
     with pytest.raises(MidiError) as error:
-        midi_to_sequence(source)
+        midi_to_sequence(source, backend=backend)
     assert time.perf_counter() - started < 2.0
     message = str(error.value)
     assert "\n" not in message
@@ -427,14 +431,15 @@ def _assert_quick_midi_error(source, label: str, reason: str):
     assert reason in message, message
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kind", sorted(BAD_FILES))
-def test_bad_files_raise_a_clear_midi_error(kind, tmp_path):
+def test_bad_files_raise_a_clear_midi_error(kind, backend, tmp_path):
     good = MIDI_SAMPLES[0].read_bytes()
     path = tmp_path / (kind.replace(" ", "_").replace("/", "_") + ".mid")
     path.write_bytes(BAD_FILES[kind](good))
-    _assert_quick_midi_error(path, str(path), EXPECTED_REASON[kind])
+    _assert_quick_midi_error(path, str(path), EXPECTED_REASON[kind], backend)
     with pytest.raises(MidiError, match=f"'{path.name}'"):
-        midi_to_sequence(path.read_bytes(), filename=path.name)
+        midi_to_sequence(path.read_bytes(), filename=path.name, backend=backend)
 
 
 # note-seq reads a type-2 file as if it were type 1 (melodyrnn refuses it), and would try to
@@ -449,18 +454,21 @@ def test_note_seq_rejects_the_same_bad_files(kind, note_seq):
         midi_io.midi_to_note_sequence(BAD_FILES[kind](MIDI_SAMPLES[0].read_bytes()))
 
 
-def test_missing_path_and_directory_raise_midi_error(tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_missing_path_and_directory_raise_midi_error(backend, tmp_path):
     missing = tmp_path / "nope.mid"
-    _assert_quick_midi_error(missing, str(missing), "no such file")
-    _assert_quick_midi_error(str(tmp_path), str(tmp_path), "is a directory")
+    _assert_quick_midi_error(missing, str(missing), "no such file", backend)
+    _assert_quick_midi_error(str(tmp_path), str(tmp_path), "is a directory", backend)
 
 
-def test_bytes_without_a_name_say_midi_data():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bytes_without_a_name_say_midi_data(backend):
     with pytest.raises(MidiError, match="^cannot read MIDI data: the file is empty$"):
-        midi_to_sequence(b"")
+        midi_to_sequence(b"", backend=backend)
 
 
-def test_file_with_only_meta_events_gives_an_empty_sequence(tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_file_with_only_meta_events_gives_an_empty_sequence(backend, tmp_path):
     # Decision: a valid MIDI file without notes is not an error for the reader; it gives a
     # sequence with no notes (note-seq does the same). Callers that need notes check for them.
     meta = (
@@ -470,14 +478,14 @@ def test_file_with_only_meta_events_gives_an_empty_sequence(tmp_path):
     )
     path = tmp_path / "meta_only.mid"
     path.write_bytes(_header(1, 2, 96) + _track(meta + END) + _track(END))
-    ns = midi_to_sequence(path)
+    ns = midi_to_sequence(path, backend=backend)
     assert ns.notes == [] and ns.total_time == 0.0
     assert ns.tempos == [Tempo(0.0, 120.0)]
     assert ns.time_signatures == [TimeSignature(0.0, 3, 4)]
     # A track with no events at all (not even end-of-track) is read as empty, not as an error.
     empty_track = tmp_path / "empty_track.mid"
     empty_track.write_bytes(_header(1, 2, 96) + _track(b"") + _track(ONE_NOTE + END))
-    assert [n.pitch for n in midi_to_sequence(empty_track).notes] == [60]
+    assert [n.pitch for n in midi_to_sequence(empty_track, backend=backend).notes] == [60]
 
 
 @settings(max_examples=150, deadline=None)
@@ -499,6 +507,11 @@ def test_corrupted_files_never_crash_or_hang(path, edits):
     else:
         assert isinstance(ns, NoteSequence)
     assert time.perf_counter() - started < 2.0
+    # Wherever the reference reads the file, "auto" gives its sequence. (Where the reference
+    # finds a file corrupt, "auto" may read it: symusic is more lenient, see midi_io.)
+    reference = _outcome(bytes(data), "pretty_midi")
+    if isinstance(reference, NoteSequence):
+        assert _outcome(bytes(data), "auto") == reference
 
 
 # --- agreement with magenta.js (encode.json) ------------------------------------------------------
@@ -621,3 +634,372 @@ def test_magenta_js_files_are_all_covered():
     assert {Path(e["file"]).name for e in load_json("expected/encode.json")["files"]} == {
         p.name for p in MIDI_FIXTURES
     }
+
+
+# --- the symusic backend reads what pretty_midi reads ---------------------------------------------
+#
+# backend="symusic" must give exactly the reference's sequence (dataclass equality: every float
+# identical) on every file it accepts, and backend="auto" the reference's outcome, sequence or
+# error message, on every file. The files: the fixtures and samples, sequences written by our
+# writer, raw event streams written by mido that break the symusic reader's assumptions on
+# purpose, and the folk corpus where it is present.
+
+FOLK = REPO / "data" / "folk_midi"
+
+
+def _outcome(data: bytes, backend: str):
+    try:
+        return midi_to_sequence(data, backend=backend)
+    except MidiError as exc:
+        return f"MidiError: {exc}"
+
+
+def assert_backends_agree(data: bytes) -> bool:
+    """Check the backends on ``data``; True when symusic read it (False: it was refused)."""
+    reference = _outcome(data, "pretty_midi")
+    assert _outcome(data, "auto") == reference
+    refusal = symusic_refusal(data)
+    if refusal is not None:
+        fast = _outcome(data, "symusic")
+        assert isinstance(fast, str) and refusal in fast
+        return False
+    assert isinstance(reference, NoteSequence), "symusic read a file the reference rejects"
+    assert midi_to_sequence(data, backend="symusic") == reference
+    return True
+
+
+# Sample files the symusic reader refuses, and why (all others it reads).
+SYMUSIC_REFUSES = {
+    "drums.mid": "two different notes of an instrument end on the same tick",
+    "multitrack_3_4.mid": "control changes or pitch bends come at or before",
+    "poly_overlap.mid": "two notes of one pitch overlap",
+    "saints_multitrack.mid": "control changes or pitch bends come at or before",
+}
+
+
+@pytest.mark.parametrize("path", ALL_MIDI, ids=ids)
+def test_symusic_reads_sample_files_like_pretty_midi(path):
+    data = path.read_bytes()
+    assert assert_backends_agree(data) == (path.name not in SYMUSIC_REFUSES)
+    if path.name in SYMUSIC_REFUSES:
+        assert SYMUSIC_REFUSES[path.name] in symusic_refusal(data)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(midi_sequences())
+def test_symusic_reads_written_sequences_like_pretty_midi(ns):
+    read = assert_backends_agree(sequence_to_midi_bytes(ns))
+    event("symusic read it" if read else "refused")
+
+
+@st.composite
+def raw_midi_files(draw):
+    """Bytes of a type-0/1 file from raw MIDI events, written by mido.
+
+    Half are tidy (one channel per track, notes one after another, names and meta events at
+    the start); the others are a random mix of what pretty_midi and symusic may read
+    differently: note-ons of one key overlapping or left sounding, zero-length notes, note-offs
+    without a note-on, program changes between notes, controllers and pitch bends anywhere,
+    several track names anywhere, tempos, meters and keys on one tick or in later tracks.
+    """
+    tidy = draw(st.booleans())
+    n_tracks = draw(st.integers(1, 3))
+    midi = mido.MidiFile(
+        type=0 if n_tracks == 1 else 1, ticks_per_beat=draw(st.sampled_from([96, 480]))
+    )
+    names = st.sampled_from(["lead", "bass", "Caf\xe9", "x y"])
+    for index in range(n_tracks):
+        events = []  # (tick, message); sorted stably by tick below
+        if tidy:
+            channel = draw(st.sampled_from([0, 1, 9]))
+            if draw(st.booleans()):
+                events.append((0, mido.MetaMessage("track_name", name=draw(names))))
+            if draw(st.booleans()):
+                events.append(
+                    (
+                        0,
+                        mido.Message(
+                            "program_change", channel=channel, program=draw(st.integers(0, 127))
+                        ),
+                    )
+                )
+            if index == 0:
+                for tick in sorted(draw(st.sets(st.integers(0, 3000), max_size=3))):
+                    events.append(
+                        (
+                            tick,
+                            mido.MetaMessage(
+                                "set_tempo", tempo=draw(st.integers(200_000, 1_500_000))
+                            ),
+                        )
+                    )
+                events.append(
+                    (
+                        0,
+                        mido.MetaMessage(
+                            "time_signature",
+                            numerator=draw(st.integers(1, 12)),
+                            denominator=draw(st.sampled_from([2, 4, 8])),
+                        ),
+                    )
+                )
+                events.append(
+                    (
+                        0,
+                        mido.MetaMessage(
+                            "key_signature",
+                            key=draw(st.sampled_from(["C", "Am", "F#m", "Cb", "Eb"])),
+                        ),
+                    )
+                )
+            tick = draw(st.integers(0, 50))
+            for _ in range(draw(st.integers(1, 15))):
+                pitch, length = draw(st.integers(40, 90)), draw(st.integers(1, 200))
+                events.append(
+                    (
+                        tick,
+                        mido.Message(
+                            "note_on",
+                            channel=channel,
+                            note=pitch,
+                            velocity=draw(st.integers(1, 127)),
+                        ),
+                    )
+                )
+                events.append(
+                    (tick + length, mido.Message("note_off", channel=channel, note=pitch))
+                )
+                tick += length + draw(st.integers(0, 30))
+            for _ in range(draw(st.integers(0, 3))):
+                events.append(
+                    (
+                        draw(st.integers(0, tick + 10)),
+                        mido.Message(
+                            "control_change",
+                            channel=channel,
+                            control=7,
+                            value=draw(st.integers(0, 127)),
+                        ),
+                    )
+                )
+        else:
+            channels, pitches = st.sampled_from([0, 1, 9]), st.sampled_from([60, 62])
+            kinds = st.sampled_from(
+                [
+                    "on",
+                    "on",
+                    "on",
+                    "off",
+                    "off",
+                    "off0",
+                    "program",
+                    "cc",
+                    "bend",
+                    "name",
+                    "tempo",
+                    "meter",
+                    "key",
+                ]
+            )
+            for _ in range(draw(st.integers(1, 25))):
+                tick, kind, channel = draw(st.integers(0, 40)), draw(kinds), draw(channels)
+                if kind == "on":
+                    msg = mido.Message(
+                        "note_on",
+                        channel=channel,
+                        note=draw(pitches),
+                        velocity=draw(st.integers(1, 127)),
+                    )
+                elif kind in ("off", "off0"):
+                    msg = mido.Message(
+                        "note_off" if kind == "off" else "note_on",
+                        channel=channel,
+                        note=draw(pitches),
+                        velocity=0,
+                    )
+                elif kind == "program":
+                    msg = mido.Message(
+                        "program_change", channel=channel, program=draw(st.sampled_from([0, 5]))
+                    )
+                elif kind == "cc":
+                    msg = mido.Message(
+                        "control_change",
+                        channel=channel,
+                        control=draw(st.sampled_from([7, 64])),
+                        value=draw(st.integers(0, 127)),
+                    )
+                elif kind == "bend":
+                    msg = mido.Message(
+                        "pitchwheel", channel=channel, pitch=draw(st.integers(-8192, 8191))
+                    )
+                elif kind == "name":
+                    msg = mido.MetaMessage("track_name", name=draw(names))
+                elif kind == "tempo":
+                    msg = mido.MetaMessage(
+                        "set_tempo", tempo=draw(st.sampled_from([400_000, 500_000, 612_345]))
+                    )
+                elif kind == "meter":
+                    msg = mido.MetaMessage(
+                        "time_signature",
+                        numerator=draw(st.sampled_from([3, 4])),
+                        denominator=draw(st.sampled_from([4, 4, 8, 256])),
+                    )
+                else:
+                    msg = mido.MetaMessage(
+                        "key_signature", key=draw(st.sampled_from(["C", "Am", "B"]))
+                    )
+                events.append((tick, msg))
+        track = mido.MidiTrack()
+        now = 0
+        for tick, msg in sorted(events, key=lambda e: e[0]):
+            track.append(msg.copy(time=tick - now))
+            now = tick
+        midi.tracks.append(track)
+    out = io.BytesIO()
+    midi.save(file=out)
+    return out.getvalue()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw_midi_files())
+def test_symusic_reads_raw_event_streams_like_pretty_midi(data):
+    event("symusic read it" if assert_backends_agree(data) else "refused")
+
+
+@pytest.mark.skipif(not FOLK.is_dir(), reason="the folk corpus (data/folk_midi) is not built")
+def test_symusic_reads_the_folk_corpus_like_pretty_midi():
+    files = sorted(FOLK.rglob("*.mid"))[::20]  # every 20th file: ~200 of 4,320
+    read = sum(assert_backends_agree(path.read_bytes()) for path in files)
+    assert read >= 0.8 * len(files), f"symusic read only {read} of {len(files)} folk files"
+
+
+def _file(*tracks: bytes, division: int = 96) -> bytes:
+    """A type-0/1 file from raw track bodies (each given without its end-of-track)."""
+    head = _header(0 if len(tracks) == 1 else 1, len(tracks), division)
+    return head + b"".join(_track(body + END) for body in tracks)
+
+
+NOTE_ON = b"\x90\x3c\x40"  # C4, channel 0
+NOTE_OFF = b"\x80\x3c\x40"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        # a second C4 starts while the first sounds and is never ended: pretty_midi ends both
+        # at the note-off, symusic only the first (and drops the second)
+        (b"\x00" + NOTE_ON + b"\x10" + NOTE_ON + b"\x10" + NOTE_OFF, "two notes of one pitch"),
+        (b"\x00" + NOTE_ON + b"\x00" + NOTE_OFF, "starts and ends on the same tick"),
+        # program 5 set while C4 sounds: pretty_midi files the note under 5, symusic under 0
+        (b"\x00" + NOTE_ON + b"\x10\xc0\x05\x10" + NOTE_OFF, "changes program"),
+        (b"\x00\xb0\x07\x64\x00" + NOTE_ON + b"\x10" + NOTE_OFF, "control changes or pitch bends"),
+        # a C-major chord: pretty_midi lists its notes in the order of their note-offs
+        (
+            b"\x00" + NOTE_ON + b"\x00\x90\x40\x40\x10\x80\x40\x40\x00" + NOTE_OFF,
+            "end on the same tick",
+        ),
+        # a meta event of type 0x0a: mido reads it without its delta time
+        (b"\x00" + NOTE_ON + b"\x10\xff\x0a\x01a\x10" + NOTE_OFF, "mido reads differently"),
+        # 3/256 time: symusic keeps the denominator in a byte
+        (b"\x00\xff\x58\x04\x03\x08\x18\x08\x00" + NOTE_ON + b"\x10" + NOTE_OFF, "(ff 58 04 03 08"),
+        # a tempo of 2 bytes: mido fails on it, symusic reads it
+        (b"\x00\xff\x51\x02\x07\xa1\x00" + NOTE_ON + b"\x10" + NOTE_OFF, "(ff 51 02"),
+        # a sysex escape event: symusic misreads its length
+        (b"\x00\xf7\x01\x05\x00" + NOTE_ON + b"\x10" + NOTE_OFF, "sysex escape"),
+        (b"\x00\xff\x03\x04Caf\xe9\x00" + NOTE_ON + b"\x10" + NOTE_OFF, "not printable ASCII"),
+    ],
+    ids=[
+        "left sounding",
+        "zero length",
+        "program",
+        "straggler",
+        "chord",
+        "meta",
+        "meter",
+        "tempo",
+        "escape",
+        "name",
+    ],
+)
+def test_symusic_refuses_what_it_cannot_read_exactly(body, reason):
+    data = _file(body)
+    assert reason in symusic_refusal(data)
+    with pytest.raises(
+        MidiError, match="symusic cannot promise pretty_midi.s reading.*" + re.escape(reason)
+    ):
+        midi_to_sequence(data, backend="symusic")
+    assert _outcome(data, "auto") == _outcome(data, "pretty_midi")
+
+
+def test_symusic_refuses_events_after_end_of_track():
+    # mido reads on after an end-of-track event, symusic stops there.
+    data = _header(0, 1, 96) + _track(ONE_NOTE + END + b"\x00\x90\x3e\x40\x10\x80\x3e\x40" + END)
+    assert "end-of-track" in symusic_refusal(data)
+    assert [n.pitch for n in midi_to_sequence(data).notes] == [60, 62]
+
+
+def test_symusic_names_instruments_as_pretty_midi_does():
+    # pretty_midi names an instrument by the track name in effect when its first note ends:
+    # "b" (the later of two names on one tick), none yet, "a" for both instruments of the track
+    # (the second one's program is set while the first is read) though "late" follows.
+    def name(delta: int, text: bytes) -> bytes:
+        return bytes([delta, 0xFF, 0x03, len(text)]) + text
+
+    note = b"\x00" + NOTE_ON + b"\x10" + NOTE_OFF
+    second = b"\x00\xc1\x05\x00\x91\x3e\x40\x10\x81\x3e\x40"
+    cases = [
+        (name(0, b"a") + name(0, b"b") + note, {0: "b"}),
+        (note + name(1, b"late"), {}),
+        (name(0, b"a") + note + second + name(1, b"late"), {0: "a", 1: "a"}),
+    ]
+    for body, names in cases:
+        data = _file(body)
+        assert symusic_refusal(data) is None
+        ns = midi_to_sequence(data, backend="symusic")
+        assert ns == midi_to_sequence(data, backend="pretty_midi")
+        assert {i.instrument: i.name for i in ns.instrument_infos} == names
+
+
+def test_symusic_reads_every_key_signature_and_odd_tempo_maps_exactly():
+    for sf in range(-7, 8):
+        for mode in (0, 1):
+            key = b"\x00\xff\x59\x02" + bytes([sf & 0xFF, mode])
+            assert assert_backends_agree(_file(key + b"\x00" + NOTE_ON + b"\x10" + NOTE_OFF))
+    # seven tempo changes (one repeated) at odd ticks, notes long after them, tpq 479
+    tempos = b"".join(
+        bytes([delta, 0xFF, 0x51, 0x03]) + us.to_bytes(3, "big")
+        for delta, us in [
+            (0, 612_345),
+            (7, 400_001),
+            (13, 400_001),
+            (1, 999_999),
+            (99, 33_333),
+            (5, 1_234_567),
+            (127, 500_000),
+        ]
+    )
+    notes = b"".join(
+        b"\x7f" + bytes([0x90, pitch, 0x40]) + b"\x83\x61" + bytes([0x80, pitch, 0x40])
+        for pitch in range(50, 80)
+    )
+    data = _file(tempos + notes, division=479)
+    assert assert_backends_agree(data)
+    assert len(midi_to_sequence(data, backend="symusic").tempos) == 6
+
+
+def test_backend_argument():
+    data = MIDI_SAMPLES[0].read_bytes()
+    with pytest.raises(ValueError, match="backend must be one of"):
+        midi_to_sequence(data, backend="fast")
+    with pytest.raises(TypeError, match="backend 'symusic' reads paths and bytes"):
+        midi_to_sequence(mido.MidiFile(MIDI_SAMPLES[0]), backend="symusic")
+
+
+def test_without_symusic_auto_reads_with_pretty_midi(monkeypatch):
+    data = MIDI_SAMPLES[0].read_bytes()
+    expected = midi_to_sequence(data, backend="symusic")
+    monkeypatch.setattr(midi_io, "_symusic_score_class", lambda: None)
+    assert symusic_refusal(data) == "symusic 0.6 is not installed"
+    assert midi_to_sequence(data) == expected
+    with pytest.raises(MidiError, match="backend 'symusic' needs symusic 0.6"):
+        midi_to_sequence(data, backend="symusic")
