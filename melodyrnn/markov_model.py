@@ -145,10 +145,8 @@ class NGramNet(torch.nn.Module):
         return self.step
 
 
-class MarkovMelodyModel:
+class MarkovMelodyModel(MusicRNN):
     """An n-gram melody model that continues, scores and saves like :class:`MusicRNN`."""
-
-    is_drums = False
 
     def __init__(
         self, ngram: NGramModel, config: MarkovConfig | None = None, metadata: dict | None = None
@@ -162,28 +160,10 @@ class MarkovMelodyModel:
                 f"the n-gram model (order {ngram.order}, {ngram.num_classes} classes) does not "
                 f"match its config (order {self.config.order}, {self.config.num_classes} classes)"
             )
-        self.metadata = dict(metadata or {})
-        self.encoder = make_encoder(self.config.encoder)
-        self.model = NGramNet(ngram)
-        self.model.eval()
-
-    # MusicRNN's own code, unchanged: it only reads self.config (name, num_classes, encoder),
-    # self.encoder and self.model (the EventRNN protocol NGramNet speaks).
-    has_chords = MusicRNN.has_chords
-    target_encoder = MusicRNN.target_encoder
-    target_spec = MusicRNN.target_spec
-    pitch_range = MusicRNN.pitch_range
-    primer_events = MusicRNN.primer_events
-    events_to_sequence = MusicRNN.events_to_sequence
-    class_events = MusicRNN.class_events
-    make_mask = MusicRNN.make_mask
-    continue_events = MusicRNN.continue_events
-    continue_sequence = MusicRNN.continue_sequence
-    continue_sequence_and_return_probabilities = MusicRNN.continue_sequence_and_return_probabilities
-    score = MusicRNN.score
-    _continue = MusicRNN._continue
-    _control_rows = MusicRNN._control_rows
-    _allowed_pitches = MusicRNN._allowed_pitches
+        # Everything else is MusicRNN's own code: it reads only self.config (name,
+        # num_classes, encoder, range), self.encoder and self.model, the EventRNN protocol
+        # NGramNet speaks.
+        super().__init__(NGramNet(ngram), self.config, metadata)
 
     @property
     def min_note(self) -> int:
@@ -291,6 +271,15 @@ class MarkovMelodyModel:
         return cls(ngram.fit(train), config, metadata), table
 
     # -- files -----------------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike) -> MarkovMelodyModel:
+        """The same as :meth:`load` (a saved n-gram folder)."""
+        return cls.load(path)
+
+    @classmethod
+    def from_magenta_js(cls, folder):
+        raise CheckpointError("an n-gram model cannot be loaded from a magenta.js checkpoint")
 
     def save(self, path: str | os.PathLike, force: bool = False) -> Path:
         """Write a folder with ``config.json`` and ``ngram.npz``, atomically (via a temporary

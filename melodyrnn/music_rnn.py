@@ -301,21 +301,6 @@ class MusicRNN:
             return_probabilities=return_probabilities,
         )
 
-    def _allowed_pitches(self, pitch_range, key, scale) -> np.ndarray | None:
-        if pitch_range is None and key is None and scale is None:
-            return None
-        allowed = np.ones(128, dtype=bool)
-        if pitch_range is not None:
-            low, high = pitch_range
-            allowed[:] = False
-            allowed[max(0, int(low)) : min(127, int(high)) + 1] = True
-        if key is not None or scale is not None:
-            from .scales import scale_pitch_classes
-
-            classes = scale_pitch_classes(key if key is not None else 0, scale or "major")
-            allowed &= np.isin(np.arange(128) % 12, list(classes))
-        return allowed
-
     def continue_sequence(
         self,
         sequence: NoteSequence,
@@ -342,25 +327,25 @@ class MusicRNN:
         variations when ``num_outputs`` is given. ``pitch_range`` (inclusive), ``key`` and
         ``scale`` restrict the pitches the model may choose.
         """
-        results, _ = self._continue(
+        outputs, _ = self._continue(
             sequence,
             steps,
             temperature,
             chord_progression,
-            seed,
-            num_outputs,
-            top_k,
-            top_p,
-            beam_size,
-            branch_factor,
-            steps_per_iteration,
-            pitch_range,
-            key,
-            scale,
-            velocity,
             probabilities=False,
+            seed=seed,
+            num_outputs=num_outputs,
+            top_k=top_k,
+            top_p=top_p,
+            beam_size=beam_size,
+            branch_factor=branch_factor,
+            steps_per_iteration=steps_per_iteration,
+            pitch_range=pitch_range,
+            key=key,
+            scale=scale,
+            velocity=velocity,
         )
-        return results
+        return outputs
 
     def continue_sequence_and_return_probabilities(
         self,
@@ -370,82 +355,39 @@ class MusicRNN:
         chord_progression: Sequence[str] | None = None,
         **options,
     ) -> tuple[NoteSequence | list[NoteSequence], np.ndarray]:
-        """As :meth:`continue_sequence`, plus the distribution each step was drawn from:
-        float32 [steps, C] (or [num_outputs, steps, C])."""
-        names = (
-            "seed",
-            "num_outputs",
-            "top_k",
-            "top_p",
-            "beam_size",
-            "branch_factor",
-            "steps_per_iteration",
-            "pitch_range",
-            "key",
-            "scale",
-            "velocity",
-        )
-        unknown = set(options) - set(names)
-        if unknown:
-            raise TypeError(f"unexpected options {sorted(unknown)}")
-        defaults = dict(
-            seed=None,
-            num_outputs=None,
-            top_k=None,
-            top_p=None,
-            beam_size=1,
-            branch_factor=1,
-            steps_per_iteration=1,
-            pitch_range=None,
-            key=None,
-            scale=None,
-            velocity=100,
-        )
-        defaults.update(options)
+        """As :meth:`continue_sequence` (same options), plus the distribution each step was
+        drawn from: float32 [steps, C] (or [num_outputs, steps, C])."""
         return self._continue(
-            sequence,
-            steps,
-            temperature,
-            chord_progression,
-            *(defaults[n] for n in names),
-            probabilities=True,
+            sequence, steps, temperature, chord_progression, probabilities=True, **options
         )
 
     def _continue(
         self,
-        sequence,
-        steps,
-        temperature,
-        chord_progression,
-        seed,
-        num_outputs,
-        top_k,
-        top_p,
-        beam_size,
-        branch_factor,
-        steps_per_iteration,
-        pitch_range,
-        key,
-        scale,
-        velocity,
-        probabilities,
+        sequence: NoteSequence,
+        steps: int,
+        temperature: float | None,
+        chord_progression: Sequence[str] | None,
+        *,
+        probabilities: bool,
+        num_outputs: int | None = None,
+        pitch_range: tuple[int, int] | None = None,
+        key: str | int | None = None,
+        scale: str | None = None,
+        velocity: int = 100,
+        **generation,
     ):
+        from .scales import allowed_pitches
+
         events = self.primer_events(sequence)
-        mask = self.make_mask(self._allowed_pitches(pitch_range, key, scale))
         result = self.continue_events(
             events,
             steps,
             temperature=temperature,
             chord_progression=chord_progression,
-            seed=seed,
             num_outputs=num_outputs or 1,
-            top_k=top_k,
-            top_p=top_p,
-            beam_size=beam_size,
-            branch_factor=branch_factor,
-            steps_per_iteration=steps_per_iteration,
-            mask=mask,
+            mask=self.make_mask(allowed_pitches(pitch_range, key, scale)),
             return_probabilities=probabilities,
+            **generation,
         )
         spq = sequence.quantization_info.steps_per_quarter
         program = sequence.notes[0].program if sequence.notes else 0

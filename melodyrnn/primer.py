@@ -40,6 +40,7 @@ import numpy as np
 
 from .errors import GenerationError, MelodyRNNError
 from .events.melody import MELODY_NOTE_OFF, Melody
+from .scales import allowed_pitches
 from .sequence import (
     InstrumentInfo,
     KeySignature,
@@ -257,26 +258,16 @@ def _model_fit(model) -> tuple[int, int, int | None]:
     return low, high + 1, key
 
 
-def _allowed_pitches(primer_amount: int, pitch_range, key, scale) -> np.ndarray | None:
-    """Allowed model-space pitches for constraints given in the primer's (real) pitches."""
-    if pitch_range is None and key is None and scale is None:
+def _model_space(allowed: np.ndarray | None, amount: int) -> np.ndarray | None:
+    """Allowed pitches (primer space) moved by the squash ``amount`` into the model's space."""
+    if allowed is None:
         return None
-    real = np.ones(128, dtype=bool)
-    if pitch_range is not None:
-        low, high = pitch_range
-        real[:] = False
-        real[max(0, int(low)) : min(127, int(high)) + 1] = True
-    if key is not None or scale is not None:
-        from .scales import scale_pitch_classes
-
-        classes = scale_pitch_classes(key if key is not None else 0, scale or "major")
-        real &= np.isin(np.arange(128) % 12, list(classes))
-    model_space = np.zeros(128, dtype=bool)
+    moved = np.zeros(128, dtype=bool)
     pitches = np.arange(128)
-    shifted = pitches + primer_amount
-    ok = (shifted >= 0) & (shifted < 128)
-    model_space[shifted[ok]] = real[pitches[ok]]
-    return model_space
+    shifted = pitches + amount
+    inside = (shifted >= 0) & (shifted < 128)
+    moved[shifted[inside]] = allowed[pitches[inside]]
+    return moved
 
 
 def continue_primer(
@@ -305,7 +296,7 @@ def continue_primer(
     amount = fitted.squash(min_note, max_note, to_key)
     events = fitted.to_array()
     mask = model.make_mask(
-        _allowed_pitches(amount, pitch_range, key, scale),
+        _model_space(allowed_pitches(pitch_range, key, scale), amount),
         forbid_hold_at=len(events) if _sounding_at_end(events) else None,
     )
     result = model.continue_events(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .errors import ConfigError
 
 # Semitone offsets from the tonic.
@@ -49,3 +51,23 @@ def scale_pitch_classes(key: str | int, scale: str = "major") -> frozenset[int]:
     if name not in SCALES:
         raise ConfigError(f"unknown scale {scale!r}; known scales: {', '.join(SCALES)}")
     return frozenset((tonic + step) % 12 for step in SCALES[name])
+
+
+def allowed_pitches(
+    pitch_range: tuple[int, int] | None = None,
+    key: str | int | None = None,
+    scale: str | None = None,
+) -> np.ndarray | None:
+    """bool [128]: the MIDI pitches inside ``pitch_range`` (inclusive) and the scale of ``key``
+    (``scale`` defaults to major, ``key`` to C); None when nothing is constrained."""
+    if pitch_range is None and key is None and scale is None:
+        return None
+    allowed = np.ones(128, dtype=bool)
+    if pitch_range is not None:
+        low, high = pitch_range
+        allowed[:] = False
+        allowed[max(0, int(low)) : min(127, int(high)) + 1] = True
+    if key is not None or scale is not None:
+        classes = scale_pitch_classes(key if key is not None else 0, scale or "major")
+        allowed &= np.isin(np.arange(128) % 12, list(classes))
+    return allowed
