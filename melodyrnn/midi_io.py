@@ -20,7 +20,7 @@ mido before pretty_midi sees it, so reading is bounded in time and memory.
 A fast reader (``backend="symusic"``, used by the default ``"auto"`` wherever it can) parses
 with symusic's C++ parser (reading a file takes about a tenth of the reference's time) and
 rebuilds exactly the reference's sequence, float for float; files where what symusic shows
-cannot pin that down go to the reference (see "fast reading" below for how and which).
+cannot pin that down go to the reference (:mod:`melodyrnn.midi_symusic` says how and which).
 
 Writing (:func:`sequence_to_pretty_midi`) also follows note-seq's
 ``note_sequence_to_pretty_midi``: resolution = ``ticks_per_quarter`` (or 220), the tempo at time
