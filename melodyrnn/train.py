@@ -341,7 +341,8 @@ class Trainer:
             "eval_metrics": metrics,
             "dataset": {
                 "source": self.ds.info.get("source"),
-                "train_melodies": len(self.train_data),
+                "train_melodies": int((self.ds.split == 0).sum()),
+                "train_pieces": len(self.train_data),
                 "train_steps": self.train_data.num_steps,
                 "eval_melodies": len(self.eval_data),
                 "eval_steps": self.eval_data.num_steps,
