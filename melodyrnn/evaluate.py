@@ -380,7 +380,11 @@ def generate_for_eval(
 
 
 def _model_name(spec, model, taken: set) -> str:
-    if isinstance(spec, str | os.PathLike):
+    if spec is None:  # the shipped default model
+        from .music_rnn import DEFAULT_MODEL
+
+        name = DEFAULT_MODEL
+    elif isinstance(spec, str | os.PathLike):
         text = str(spec)
         name = "n-gram" if text.startswith("markov:") else Path(text).name or text
     else:
