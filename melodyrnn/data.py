@@ -22,7 +22,6 @@ import json
 import os
 import random
 import re
-import tempfile
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DatasetError, MelodyRNNError
+from .files import atomic_path, write_bytes_atomically
 
 MIDI_SUFFIXES = (".mid", ".midi")
 DATASET_FILES = ("melodies.npz", "dataset.json")
@@ -399,25 +399,12 @@ def save_dataset(ds: MelodyDataset, out_dir: str | os.PathLike, force: bool = Fa
     }
     meta = {"format": "melodyrnn-dataset-1", "settings": ds.settings.to_dict(), **counts, **ds.info}
     ds.info = {**ds.info, **counts}
-    _atomic_write(
-        out / "melodies.npz",
-        lambda f: np.savez_compressed(
-            f, events=ds.events, offsets=ds.offsets, file_index=ds.file_index, split=ds.split
-        ),
-    )
-    _atomic_write(out / "dataset.json", lambda f: f.write(json.dumps(meta, indent=1).encode()))
+    with atomic_path(out / "melodies.npz") as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(
+            handle, events=ds.events, offsets=ds.offsets, file_index=ds.file_index, split=ds.split
+        )
+    write_bytes_atomically(out / "dataset.json", json.dumps(meta, indent=1).encode())
     return out
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_dataset(path: str | os.PathLike) -> MelodyDataset:

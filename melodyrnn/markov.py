@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CheckpointError, ConfigError, DatasetError, GenerationError
+from .files import atomic_path
 from .metrics import step_metrics
 
 FORMAT = "melodyrnn-ngram"
@@ -364,10 +365,8 @@ class NGramModel:
             if m < self.order:
                 arrays[f"continuation_{m}"] = t["continuation"][m - 1]
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".part")
-        with open(partial, "wb") as handle:
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             np.savez_compressed(handle, **arrays)
-        os.replace(partial, path)
         return path
 
     @classmethod

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,6 +31,7 @@ import torch
 
 from .encoders import make_encoder
 from .errors import CheckpointError, ConfigError, DatasetError
+from .files import atomic_folder
 from .markov import NGramModel, select_order
 from .music_rnn import MusicRNN
 
@@ -299,21 +298,11 @@ class MarkovMelodyModel(MusicRNN):
             text = json.dumps(payload, indent=2, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise CheckpointError(f"the model's metadata is not JSON-able: {exc}") from None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
         try:
-            tmp.mkdir()
-            (tmp / CONFIG_FILE).write_text(text + "\n", encoding="utf-8")
-            self.ngram.save(tmp / NGRAM_FILE)
-            if path.exists():
-                old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-                path.rename(old)
-                tmp.rename(path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                tmp.rename(path)
+            with atomic_folder(path) as tmp:
+                (tmp / CONFIG_FILE).write_text(text + "\n", encoding="utf-8")
+                self.ngram.save(tmp / NGRAM_FILE)
         except OSError as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
             raise CheckpointError(f"cannot write n-gram model {path}: {exc}") from None
         return path
 

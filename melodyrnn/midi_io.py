@@ -38,7 +38,6 @@ import copy
 import io
 import math
 import os
-import tempfile
 import warnings
 from collections import defaultdict
 from pathlib import Path
@@ -47,6 +46,7 @@ import mido
 import pretty_midi
 
 from .errors import MidiError
+from .files import write_bytes_atomically
 from .sequence import (
     DEFAULT_QPM,
     MINOR,
@@ -447,21 +447,10 @@ def sequence_to_midi_file(ns: NoteSequence, path: str | os.PathLike) -> Path:
     folder = path.parent
     if not folder.is_dir():
         raise MidiError(f"cannot write MIDI file '{path}': folder '{folder}' does not exist")
-    tmp_name = None
     try:
-        with tempfile.NamedTemporaryFile(
-            dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False
-        ) as tmp:
-            tmp_name = tmp.name
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
+        return write_bytes_atomically(path, data)
     except OSError as exc:
-        if tmp_name is not None and os.path.exists(tmp_name):
-            os.unlink(tmp_name)
         raise MidiError(f"cannot write MIDI file '{path}': {exc.strerror or exc}") from exc
-    return path
 
 
 def _check_writable(ns: NoteSequence) -> None:

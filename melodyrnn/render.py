@@ -24,7 +24,6 @@ import contextlib
 import glob
 import math
 import os
-import secrets
 import shutil
 import subprocess
 import tempfile
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import MelodyRNNError, OutputExistsError, RenderError
+from .files import atomic_path
 from .sequence import ControlChange, NoteSequence, TempoMap, TimeSignature
 
 # Piano-roll colours (matplotlib's tab10 blue, orange and green); tests look for them.
@@ -68,35 +68,12 @@ def _check_target(path: Path, force: bool) -> None:
 
 @contextlib.contextmanager
 def _atomic_output(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it onto ``path`` when the block succeeds.
-
-    The temporary file is created with the usual permissions (0o666 less the umask), unlike
-    ``tempfile.mkstemp``'s private 0o600, so the result is as readable as any other output.
-    """
+    """:func:`melodyrnn.files.atomic_path`, with OSError as a RenderError naming ``path``."""
     try:
-        tmp, fd = _create_unique(path)
+        with atomic_path(path) as tmp:
+            yield tmp
     except OSError as exc:
         raise RenderError(f"cannot write '{path}': {exc.strerror or exc}") from exc
-    os.close(fd)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise RenderError(f"cannot write '{path}': {exc.strerror or exc}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _create_unique(path: Path) -> tuple[Path, int]:
-    while True:
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            continue
-
-
-# --- piano roll ------------------------------------------------------------------------------
 
 
 def note_name(pitch: int) -> str:

@@ -27,6 +27,7 @@ from safetensors.torch import load_file, save_file
 from .data import MelodyDataset, load_dataset
 from .encoders import make_encoder
 from .errors import ConfigError, DatasetError
+from .files import atomic_path, write_bytes_atomically
 from .metrics import step_metrics
 from .models.checkpoint import save_checkpoint
 from .models.configs import ModelConfig, get_config
@@ -288,14 +289,11 @@ class Trainer:
             tensors[f"opt.{i}.step"] = torch.as_tensor(st["step"], dtype=torch.float32).reshape(1)
             tensors[f"opt.{i}.exp_avg"] = st["exp_avg"]
             tensors[f"opt.{i}.exp_avg_sq"] = st["exp_avg_sq"]
-        tmp = state_dir / "state.safetensors.tmp"
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
-        os.replace(tmp, state_dir / "state.safetensors")
+        with atomic_path(state_dir / "state.safetensors") as tmp:
+            save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
         meta = {"step": self.step, "best_loss": self.best_loss, "elapsed": self.elapsed}
         (state_dir / "config.json").write_text(json.dumps({"config": self.config.to_dict()}))
-        tmp_meta = state_dir / "trainer.json.tmp"
-        tmp_meta.write_text(json.dumps(meta))
-        os.replace(tmp_meta, state_dir / "trainer.json")
+        write_bytes_atomically(state_dir / "trainer.json", json.dumps(meta).encode())
 
     def _log(self, record: dict) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)

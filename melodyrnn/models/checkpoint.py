@@ -17,14 +17,13 @@ with a checkpoint raises :class:`CheckpointError` naming the file and what is wr
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..errors import CheckpointError, ConfigError
+from ..files import atomic_folder
 from .configs import ModelConfig
 from .rnn import EventRNN
 
@@ -74,21 +73,11 @@ def save_checkpoint(
         for name, value in model.state_dict().items()
     }
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
-        tmp.mkdir()
-        (tmp / CONFIG_FILE).write_text(payload + "\n", encoding="utf-8")
-        save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
-        if path.exists():
-            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            path.rename(old)
-            tmp.rename(path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(path)
+        with atomic_folder(path) as tmp:
+            (tmp / CONFIG_FILE).write_text(payload + "\n", encoding="utf-8")
+            save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
     except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise CheckpointError(f"cannot write checkpoint {path}: {exc}") from None
     return path
 
