@@ -165,9 +165,13 @@ def test_tempo_and_meter_changes_continue_from_the_last_section(model, tmp_path)
     assert primer.steps_per_bar == 12
     out = continue_midi(source, steps=24, seed=0, model=model)[0]
     new = out.notes[len(source.notes) :]
-    assert new and min(n.start_time for n in new) >= max(n.end_time for n in source.notes) - TICK
-    # After the change to 90 qpm a step lasts 60/90/4 s: 24 steps end 4 s after the primer.
-    assert max(n.end_time for n in new) <= max(n.end_time for n in source.notes) + 4.0 + TICK
+    last_end = max(n.end_time for n in source.notes)
+    start = primer.step_to_seconds(primer.end_step)
+    # The next 16th step at 90 qpm (60/90/4 s long) at or after the primer's last note end.
+    assert last_end - TICK <= start < last_end + 60 / 90 / 4
+    assert new and min(n.start_time for n in new) >= start - TICK
+    # 24 steps at 90 qpm last 4 s.
+    assert max(n.end_time for n in new) <= start + 4.0 + TICK
 
 
 def test_named_and_indexed_tracks(model):
