@@ -292,6 +292,30 @@ class MelodyDataset:
     settings: DatasetSettings
     info: dict = field(default_factory=dict)
 
+    @classmethod
+    def from_melodies(
+        cls,
+        melodies: list[np.ndarray],
+        split,
+        settings: DatasetSettings | None = None,
+        file_index=None,
+        info: dict | None = None,
+    ) -> MelodyDataset:
+        """Pack event arrays (one per melody) with their split (0 train, 1 eval) and source file
+        index (default: one file per melody)."""
+        offsets = np.zeros(len(melodies) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([len(m) for m in melodies])
+        if file_index is None:
+            file_index = np.arange(len(melodies))
+        return cls(
+            events=np.concatenate(melodies).astype(np.int8),
+            offsets=offsets,
+            file_index=np.asarray(file_index, dtype=np.int32),
+            split=np.asarray(split, dtype=np.uint8),
+            settings=settings or DatasetSettings(),
+            info=dict(info or {}),
+        )
+
     def __len__(self) -> int:
         return len(self.file_index)
 
@@ -335,17 +359,8 @@ def build_dataset(
             f"{settings.min_bars} bars with {settings.min_unique_pitches} pitch classes "
             "(try keep_highest / --keep-highest for polyphonic tracks)"
         )
-    offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(a) for a in arrays])
     info = _report(midi_dir, results, groups, file_split)
-    return MelodyDataset(
-        events=np.concatenate(arrays).astype(np.int8),
-        offsets=offsets,
-        file_index=np.array(file_index, dtype=np.int32),
-        split=np.array(split, dtype=np.uint8),
-        settings=settings,
-        info=info,
-    )
+    return MelodyDataset.from_melodies(arrays, split, settings, file_index, info)
 
 
 def _report(midi_dir, results: list[FileResult], groups, file_split) -> dict:

@@ -67,16 +67,8 @@ def walks(count: int, seed: int, length: int = 96) -> list[np.ndarray]:
 
 
 def as_dataset(train: list, evals: list, settings=None) -> MelodyDataset:
-    melodies = train + evals
-    offsets = np.zeros(len(melodies) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(m) for m in melodies])
-    return MelodyDataset(
-        events=np.concatenate(melodies).astype(np.int8),
-        offsets=offsets,
-        file_index=np.arange(len(melodies), dtype=np.int32),
-        split=np.array([0] * len(train) + [1] * len(evals), dtype=np.uint8),
-        settings=settings or DatasetSettings(),
-        info={"source": "walks"},
+    return MelodyDataset.from_melodies(
+        train + evals, [0] * len(train) + [1] * len(evals), settings, info={"source": "walks"}
     )
 
 

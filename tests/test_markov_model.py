@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from melodyrnn.data import DatasetSettings, MelodyDataset, save_dataset
+from melodyrnn.data import MelodyDataset, save_dataset
 from melodyrnn.errors import CheckpointError, DatasetError, EncodingError, GenerationError
 from melodyrnn.markov import NGramModel
 from melodyrnn.markov_model import MarkovConfig, MarkovMelodyModel
@@ -36,16 +36,8 @@ def tunes(count: int, seed: int) -> list[np.ndarray]:
 
 
 def dataset(train=24, evals=8, settings=None) -> MelodyDataset:
-    melodies = tunes(train + evals, seed=0)
-    offsets = np.zeros(len(melodies) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(m) for m in melodies])
-    return MelodyDataset(
-        events=np.concatenate(melodies).astype(np.int8),
-        offsets=offsets,
-        file_index=np.arange(len(melodies), dtype=np.int32),
-        split=np.array([0] * train + [1] * evals, dtype=np.uint8),
-        settings=settings or DatasetSettings(),
-        info={"source": "walks"},
+    return MelodyDataset.from_melodies(
+        tunes(train + evals, seed=0), [0] * train + [1] * evals, settings, info={"source": "walks"}
     )
 
 

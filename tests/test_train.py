@@ -44,16 +44,8 @@ def patterned_melodies(count: int, seed: int) -> list[np.ndarray]:
 
 def make_dataset(train=12, evals=4, settings: DatasetSettings | None = None) -> MelodyDataset:
     melodies = patterned_melodies(train + evals, seed=1)
-    offsets = np.zeros(len(melodies) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(m) for m in melodies])
-    return MelodyDataset(
-        events=np.concatenate(melodies).astype(np.int8),
-        offsets=offsets,
-        file_index=np.arange(len(melodies), dtype=np.int32),
-        split=np.array([0] * train + [1] * evals, dtype=np.uint8),
-        settings=settings or DatasetSettings(),
-        info={"source": "patterns"},
-    )
+    split = [0] * train + [1] * evals
+    return MelodyDataset.from_melodies(melodies, split, settings, info={"source": "patterns"})
 
 
 def options(**kw) -> TrainOptions:
