@@ -5,7 +5,8 @@ pipeline in this process, one after the other (the order alternates from file to
 caches, garbage collection and load drift hit both alike):
 
 * ours: ``midi_to_sequence`` (``backend="auto"``: symusic where it reads the file exactly as
-  pretty_midi does, else mido + pretty_midi) -> :func:`melodyrnn.data.melodies_from_sequence`
+  pretty_midi does, else mido + pretty_midi) ->
+  :func:`melodyrnn.training.dataset.melodies_from_sequence`
   (split on time changes, quantize at 4 steps per quarter, ``extract_melodies`` with min_bars
   7, max_steps 512, min_unique_pitches 5, gap_bars 1, polyphonic tracks discarded,
   ``squash(48, 84, 0)``) -> ``encoder.encode(events)``;
@@ -40,10 +41,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from melodyrnn.data import DatasetSettings, find_midi_files, melodies_from_sequence  # noqa: E402
-from melodyrnn.encoders import make_encoder  # noqa: E402
+from melodyrnn.encoding.encoders import make_encoder  # noqa: E402
 from melodyrnn.errors import MelodyRNNError  # noqa: E402
-from melodyrnn.midi_io import midi_to_sequence, symusic_refusal  # noqa: E402
+from melodyrnn.io.midi import midi_to_sequence, symusic_refusal  # noqa: E402
+from melodyrnn.training.dataset import DatasetSettings, find_midi_files, melodies_from_sequence  # noqa: E402
 
 SETTINGS = DatasetSettings()  # Magenta's melody_rnn training values
 ENCODER_SPECS = {

@@ -1,6 +1,6 @@
 """Sampling speed: argmax continuation with a basic_rnn-shaped 2x512 model, torch vs numpy.
 
-Generates 512 tokens after a 16-step primer with :func:`melodyrnn.generate.generate`
+Generates 512 tokens after a 16-step primer with :func:`melodyrnn.generation.sampler.generate`
 (batch 1 and batch 64, one-hot feedback) and, as the ceiling, with a framework-free float32
 numpy implementation of the same math (preallocated buffers, BLAS matmuls). Each number is
 the best of ``--repeats`` runs (the machine is shared). numpy's BLAS thread count is fixed per
@@ -134,7 +134,7 @@ def build_model():
 
 
 def time_torch(model, batch: int, steps: int, repeats: int, threads: int | None):
-    from melodyrnn.generate import generate
+    from melodyrnn.generation.sampler import generate
 
     eye = np.eye(CLASSES, dtype=np.float32)
     labels = primer_labels()

@@ -11,18 +11,18 @@ is used::
 
 from importlib import import_module
 
-from .errors import MelodyRNNError
-from .sequence import NoteSequence, quantize_note_sequence
+from melodyrnn.errors import MelodyRNNError
+from melodyrnn.sequence import NoteSequence, quantize_note_sequence
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "midi_to_sequence": "midi_io",
-    "sequence_to_midi_file": "midi_io",
-    "sequence_to_pretty_midi": "midi_io",
-    "MusicRNN": "music_rnn",
-    "continue_midi": "primer",
-    "prepare_primer": "primer",
+    "midi_to_sequence": "io.midi",
+    "sequence_to_midi_file": "io.midi",
+    "sequence_to_pretty_midi": "io.midi",
+    "MusicRNN": "generation.music_rnn",
+    "continue_midi": "generation.primer",
+    "prepare_primer": "generation.primer",
     "extract_melodies": "events.melody",
     "Melody": "events.melody",
 }

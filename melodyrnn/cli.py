@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Callable
 
-from .errors import MelodyRNNError
+from melodyrnn.errors import MelodyRNNError
 
 PROG = "melodyrnn"
 _VERBS: list[tuple[str, Callable, Callable, str]] = []
@@ -43,8 +43,8 @@ def _add_inspect(p: argparse.ArgumentParser) -> None:
 
 @verb("inspect", _add_inspect, "summarise a MIDI file: tracks, notes, tempos, meter, keys")
 def _run_inspect(args) -> int:
-    from .midi_io import midi_to_sequence
-    from .summary import format_summary, summarize
+    from melodyrnn.io.midi import midi_to_sequence
+    from melodyrnn.summary import format_summary, summarize
 
     summary = summarize(midi_to_sequence(args.midi))
     if args.json:
@@ -58,7 +58,7 @@ def _run_inspect(args) -> int:
 
 
 def _add_encode(p: argparse.ArgumentParser) -> None:
-    from .tokens import ENCODINGS
+    from melodyrnn.encoding.tokens import ENCODINGS
 
     p.add_argument("midi", help="a .mid/.midi file")
     p.add_argument(
@@ -78,8 +78,8 @@ def _add_encode(p: argparse.ArgumentParser) -> None:
 
 @verb("encode", _add_encode, "print the model tokens Magenta or magenta.js would make of a file")
 def _run_encode(args) -> int:
-    from .midi_io import midi_to_sequence
-    from .tokens import encode_sequence
+    from melodyrnn.encoding.tokens import encode_sequence
+    from melodyrnn.io.midi import midi_to_sequence
 
     ns = midi_to_sequence(args.midi)
     try:
@@ -147,7 +147,7 @@ def _add_continue(p: argparse.ArgumentParser) -> None:
 
 
 def _check_sampling_options(args) -> None:
-    from .errors import GenerationError
+    from melodyrnn.errors import GenerationError
 
     if args.temperature is not None and args.temperature < 0:
         raise GenerationError(f"--temperature must be >= 0, got {args.temperature}")
@@ -167,7 +167,7 @@ def _check_sampling_options(args) -> None:
     if args.scale and not args.key:
         raise GenerationError("--scale needs --key (the tonic), e.g. --key A --scale minor")
     if args.key:
-        from .scales import scale_pitch_classes
+        from melodyrnn.scales import scale_pitch_classes
 
         scale_pitch_classes(args.key, args.scale or "major")
 
@@ -175,7 +175,7 @@ def _check_sampling_options(args) -> None:
 def _parse_chords(text: str | None) -> list[str] | None:
     if not text:
         return None
-    from .events.chords import parse_chord_symbol
+    from melodyrnn.events.chords import parse_chord_symbol
 
     chords = text.replace(",", " ").split()
     for chord in chords:
@@ -188,9 +188,14 @@ def _run_continue(args) -> int:
     import random
     from pathlib import Path
 
-    from .errors import GenerationError, OutputExistsError
-    from .midi_io import midi_to_sequence, sequence_to_midi_file
-    from .primer import continue_primer, load_model, merge_continuation, prepare_primer
+    from melodyrnn.errors import GenerationError, OutputExistsError
+    from melodyrnn.generation.primer import (
+        continue_primer,
+        load_model,
+        merge_continuation,
+        prepare_primer,
+    )
+    from melodyrnn.io.midi import midi_to_sequence, sequence_to_midi_file
 
     _check_sampling_options(args)
     chords = _parse_chords(args.chords)
@@ -244,7 +249,7 @@ def _run_continue(args) -> int:
         where = "" if args.exclude_primer else f", from {start:.2f} s"
         print(f"wrote {path} ({steps} steps, {added} new notes{where})")
         if extras:
-            from .render import render_file
+            from melodyrnn.render.render import render_file
 
             rendered = render_file(
                 path,
@@ -283,8 +288,8 @@ def _print_rendered(rendered, indent: str = "") -> None:
 
 @verb("render", _add_render, "draw a piano roll and/or render audio of a MIDI file")
 def _run_render(args) -> int:
-    from .errors import RenderError
-    from .render import render_file
+    from melodyrnn.errors import RenderError
+    from melodyrnn.render.render import render_file
 
     if not (args.png or args.wav):
         raise RenderError("say what to render: --png, --wav or both")
@@ -332,8 +337,13 @@ def _add_dataset(p: argparse.ArgumentParser) -> None:
 
 @verb("dataset", _add_dataset, "build a training dataset of melodies from a MIDI folder")
 def _run_dataset(args) -> int:
-    from .data import DatasetSettings, build_dataset, format_report, save_dataset
-    from .errors import DatasetError
+    from melodyrnn.errors import DatasetError
+    from melodyrnn.training.dataset import (
+        DatasetSettings,
+        build_dataset,
+        format_report,
+        save_dataset,
+    )
 
     try:
         key = None if args.key.lower() == "none" else int(args.key)
@@ -383,7 +393,7 @@ def _add_train(p: argparse.ArgumentParser) -> None:
 
 @verb("train", _add_train, "train a model on a dataset (resumable)")
 def _run_train(args) -> int:
-    from .train import Trainer, TrainOptions, parse_hparams
+    from melodyrnn.training.train import Trainer, TrainOptions, parse_hparams
 
     options = TrainOptions(
         epochs=args.epochs,
@@ -414,7 +424,7 @@ def _add_convert(p: argparse.ArgumentParser) -> None:
 
 @verb("convert", _add_convert, "convert a magenta.js checkpoint to melodyrnn's format")
 def _run_convert(args) -> int:
-    from .music_rnn import MusicRNN
+    from melodyrnn.generation.music_rnn import MusicRNN
 
     rnn = MusicRNN.from_pretrained(args.src)
     rnn.save(args.dst, force=args.force)
@@ -449,7 +459,7 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
 
 @verb("evaluate", _add_evaluate, "compare models and the n-gram baseline on held-out melodies")
 def _run_evaluate(args) -> int:
-    from .evaluate import evaluate_models, format_evaluation
+    from melodyrnn.training.evaluate import evaluate_models, format_evaluation
 
     baseline = None if args.baseline.lower() == "none" else args.baseline
     result = evaluate_models(
@@ -483,7 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Magenta's melody RNNs in PyTorch: MIDI in, continuations out.",
     )
-    from . import __version__
+    from melodyrnn import __version__
 
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)

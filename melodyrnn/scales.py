@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ConfigError
+from melodyrnn.errors import ConfigError
 
 # Semitone offsets from the tonic.
 SCALES: dict[str, tuple[int, ...]] = {

@@ -18,7 +18,7 @@ import dataclasses
 import operator
 from dataclasses import dataclass, field
 
-from .errors import (
+from melodyrnn.errors import (
     BadTimeSignatureError,
     MultipleTempoError,
     MultipleTimeSignatureError,
@@ -205,14 +205,14 @@ class NoteSequence:
 
     def to_note_seq(self):
         """A real ``note_seq.NoteSequence`` protobuf (needs the ``noteseq`` extra)."""
-        from ._noteseq import to_note_seq
+        from melodyrnn.io.note_seq_proto import to_note_seq
 
         return to_note_seq(self)
 
     @classmethod
     def from_note_seq(cls, proto) -> NoteSequence:
         """Build from a ``note_seq.NoteSequence`` protobuf."""
-        from ._noteseq import from_note_seq
+        from melodyrnn.io.note_seq_proto import from_note_seq
 
         return from_note_seq(proto)
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 import pretty_midi
 
-from .sequence import NoteSequence
+from melodyrnn.sequence import NoteSequence
 
 _KEY_NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 

@@ -12,8 +12,13 @@ import argparse
 from pathlib import Path
 
 from melodyrnn import MelodyRNNError
-from melodyrnn.midi_io import midi_to_sequence, sequence_to_midi_file
-from melodyrnn.primer import continue_primer, load_model, merge_continuation, prepare_primer
+from melodyrnn.generation.primer import (
+    continue_primer,
+    load_model,
+    merge_continuation,
+    prepare_primer,
+)
+from melodyrnn.io.midi import midi_to_sequence, sequence_to_midi_file
 
 
 def main() -> None:

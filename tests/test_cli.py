@@ -145,7 +145,7 @@ CHECKPOINTS = sorted(
 
 @pytest.mark.parametrize("folder", CHECKPOINTS, ids=lambda p: p.name)
 def test_convert_fixture_checkpoints(capsys, tmp_path, folder):
-    from melodyrnn.music_rnn import MusicRNN
+    from melodyrnn.generation.music_rnn import MusicRNN
 
     out = tmp_path / "converted"
     code, text, _ = run_cli(capsys, "convert", folder, out)

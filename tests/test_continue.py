@@ -12,9 +12,9 @@ import pytest
 
 from melodyrnn.cli import main
 from melodyrnn.events.melody import MELODY_NO_EVENT
-from melodyrnn.midi_io import midi_to_sequence, sequence_to_midi_file
-from melodyrnn.music_rnn import MusicRNN
-from melodyrnn.primer import continue_midi, continue_primer, prepare_primer
+from melodyrnn.generation.music_rnn import MusicRNN
+from melodyrnn.generation.primer import continue_midi, continue_primer, prepare_primer
+from melodyrnn.io.midi import midi_to_sequence, sequence_to_midi_file
 from melodyrnn.sequence import Note, NoteSequence, Tempo, TimeSignature
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -250,7 +250,7 @@ def test_existing_output_needs_force(tmp_path, capsys):
 
 
 def test_markov_model_through_the_same_cli(tmp_path, model):
-    from melodyrnn.markov_model import MarkovMelodyModel
+    from melodyrnn.generation.markov_rnn import MarkovMelodyModel
 
     ode = ROOT / "midi_samples" / "ode_to_joy.mid"
     markov = MarkovMelodyModel.from_melodies(

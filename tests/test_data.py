@@ -1,4 +1,5 @@
-"""Dataset building (melodyrnn.data) on a small MIDI folder whose outcome is known file by file."""
+"""Dataset building (melodyrnn.training.dataset) on a small MIDI folder whose outcome is known
+file by file."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from melodyrnn.data import (
+from melodyrnn.errors import DatasetError
+from melodyrnn.io.midi import sequence_to_midi_file
+from melodyrnn.sequence import InstrumentInfo, Note, NoteSequence, Tempo, TimeSignature
+from melodyrnn.training.dataset import (
     DatasetSettings,
     build_dataset,
     duplicate_groups,
@@ -16,9 +20,6 @@ from melodyrnn.data import (
     save_dataset,
     split_groups,
 )
-from melodyrnn.errors import DatasetError
-from melodyrnn.midi_io import sequence_to_midi_file
-from melodyrnn.sequence import InstrumentInfo, Note, NoteSequence, Tempo, TimeSignature
 
 STEP = 0.125  # seconds per 16th at 120 qpm
 D_MAJOR = (62, 64, 66, 67, 69, 71, 73, 74)
@@ -216,7 +217,7 @@ def test_load_of_a_non_dataset_folder(tmp_path, midi_dir):
         load_dataset(bad)
 
 
-# --- known bugs in melodyrnn.data (reported to the lead) ---------------------------------------
+# --- known bugs in melodyrnn.training.dataset (reported to the lead) ---------------------------
 
 
 def distinct_tunes(folder, names, title=""):

@@ -40,7 +40,7 @@ ENCODE = json.loads((FIXTURES / "expected" / "encode.json").read_text())
 def _read_midi(name: str) -> NoteSequence:
     path = FIXTURES / "midi" / name
     try:
-        from melodyrnn.midi_io import midi_to_sequence
+        from melodyrnn.io.midi import midi_to_sequence
     except ImportError:
         return NoteSequence.from_note_seq(note_seq.midi_file_to_note_sequence(str(path)))
     return midi_to_sequence(path)

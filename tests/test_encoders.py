@@ -1,4 +1,5 @@
-"""Tests of melodyrnn.encoders against note-seq itself (the oracle), the magenta.js fixtures and
+"""Tests of melodyrnn.encoding.encoders against note-seq itself (the oracle), the magenta.js fixtures
+and
 hand-computed cases."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from melodyrnn import encoders as enc
+from melodyrnn.encoding import encoders as enc
 from melodyrnn.errors import ConfigError, EncodingError, PitchOutOfRangeError
 
 with warnings.catch_warnings():  # note-seq pulls in pydub, which warns about ffmpeg

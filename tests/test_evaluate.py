@@ -1,4 +1,5 @@
-"""Evaluation (melodyrnn.evaluate, melodyrnn.metrics) on cases whose numbers are known by hand."""
+"""Evaluation (melodyrnn.training.evaluate, melodyrnn.models.metrics) on cases whose numbers are
+known by hand."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-from melodyrnn.data import DatasetSettings, MelodyDataset, save_dataset
 from melodyrnn.errors import DatasetError
-from melodyrnn.evaluate import (
+from melodyrnn.generation.markov_rnn import MarkovMelodyModel
+from melodyrnn.generation.music_rnn import MusicRNN
+from melodyrnn.io.midi import sequence_to_midi_file
+from melodyrnn.models.checkpoint import save_checkpoint
+from melodyrnn.models.configs import get_config
+from melodyrnn.models.metrics import step_metrics
+from melodyrnn.models.rnn import EventRNN
+from melodyrnn.sequence import Note, NoteSequence, Tempo, TimeSignature
+from melodyrnn.training.dataset import DatasetSettings, MelodyDataset, save_dataset
+from melodyrnn.training.evaluate import (
     evaluate_likelihood,
     evaluate_models,
     format_evaluation,
@@ -23,15 +32,7 @@ from melodyrnn.evaluate import (
     reference_continuations,
     sounding_steps,
 )
-from melodyrnn.markov_model import MarkovMelodyModel
-from melodyrnn.metrics import step_metrics
-from melodyrnn.midi_io import sequence_to_midi_file
-from melodyrnn.models.checkpoint import save_checkpoint
-from melodyrnn.models.configs import get_config
-from melodyrnn.models.rnn import EventRNN
-from melodyrnn.music_rnn import MusicRNN
-from melodyrnn.sequence import Note, NoteSequence, Tempo, TimeSignature
-from melodyrnn.train import EncodedMelodies, evaluate_model
+from melodyrnn.training.train import EncodedMelodies, evaluate_model
 
 NO, OFF = -2, -1
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from melodyrnn.errors import GenerationError
-from melodyrnn.generate import choose_tokens, generate, score, tfjs_softmax
+from melodyrnn.generation.sampler import choose_tokens, generate, score, tfjs_softmax
 from melodyrnn.models import EventRNN
 
 C = 10

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from melodyrnn.encoders import make_encoder
-from melodyrnn.generate import generate
+from melodyrnn.encoding.encoders import make_encoder
+from melodyrnn.generation.sampler import generate
 from melodyrnn.models.magenta_js import load_magenta_js_checkpoint
 
 FIXTURES = Path(__file__).parent / "fixtures" / "magenta_js"

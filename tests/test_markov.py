@@ -1,4 +1,4 @@
-"""Tests of the interpolated Kneser-Ney n-gram baseline (melodyrnn.markov).
+"""Tests of the interpolated Kneser-Ney n-gram baseline (melodyrnn.models.ngram).
 
 Truth comes from hand-computed probabilities, a deliberately plain dict-based reimplementation of
 the documented formula (``reference_prob``), and data drawn from known Markov chains.
@@ -15,7 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from melodyrnn.errors import CheckpointError, ConfigError, DatasetError, GenerationError
-from melodyrnn.markov import NGramModel, estimate_discounts, select_order
+from melodyrnn.models.ngram import NGramModel, estimate_discounts, select_order
 
 # --- a plain reference implementation ----------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The n-gram baseline behind MusicRNN's face (melodyrnn.markov_model)."""
+"""The n-gram baseline behind MusicRNN's face (melodyrnn.generation.markov_rnn)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from melodyrnn.data import MelodyDataset, save_dataset
 from melodyrnn.errors import CheckpointError, DatasetError, EncodingError, GenerationError
-from melodyrnn.markov import NGramModel
-from melodyrnn.markov_model import MarkovConfig, MarkovMelodyModel
+from melodyrnn.generation.markov_rnn import MarkovConfig, MarkovMelodyModel
+from melodyrnn.generation.primer import load_model
 from melodyrnn.models.checkpoint import save_checkpoint
 from melodyrnn.models.configs import get_config
+from melodyrnn.models.ngram import NGramModel
 from melodyrnn.models.rnn import EventRNN
-from melodyrnn.primer import load_model
 from melodyrnn.sequence import Note, NoteSequence, QuantizationInfo, Tempo
+from melodyrnn.training.dataset import MelodyDataset, save_dataset
 
 
 def tunes(count: int, seed: int) -> list[np.ndarray]:

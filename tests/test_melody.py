@@ -57,7 +57,7 @@ HYPO = settings(max_examples=80, deadline=None, suppress_health_check=[HealthChe
 
 def read_midi(path: Path) -> NoteSequence:
     try:
-        from melodyrnn.midi_io import midi_to_sequence
+        from melodyrnn.io.midi import midi_to_sequence
     except ImportError:  # pragma: no cover - midi_io is written by another helper
         return NoteSequence.from_note_seq(note_seq.midi_file_to_note_sequence(str(path)))
     return midi_to_sequence(path)
@@ -764,7 +764,7 @@ def test_magenta_js_primers_and_continuations(path):
     assert decoded.total_quantized_steps == cont["totalQuantizedSteps"] == expected["steps"]
 
 
-# magenta.js reads MIDI with tonejs, melodyrnn.midi_io with pretty_midi (like note-seq). They
+# magenta.js reads MIDI with tonejs, melodyrnn.io.midi with pretty_midi (like note-seq). They
 # differ on two fixtures: melody_offgrid_90bpm.mid (notes exactly half a step off the grid at
 # 666667 us per quarter round the other way: float round-off in the times/qpm) and
 # poly_overlap.mid (two overlapping note-ons of one pitch: tonejs gives each its own note-off,

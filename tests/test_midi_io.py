@@ -17,9 +17,9 @@ from conftest import ALL_MIDI, MIDI_FIXTURES, MIDI_SAMPLES, REPO, load_json
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from melodyrnn import midi_io
 from melodyrnn.errors import MidiError, QuantizationError
-from melodyrnn.midi_io import (
+from melodyrnn.io import midi as midi_io
+from melodyrnn.io.midi import (
     BACKENDS,
     MAX_TICKS,
     midi_to_sequence,

@@ -18,8 +18,8 @@ from melodyrnn.errors import (
     PitchOutOfRangeError,
     QuantizationStatusError,
 )
-from melodyrnn.midi_io import midi_to_sequence
-from melodyrnn.music_rnn import MusicRNN
+from melodyrnn.generation.music_rnn import MusicRNN
+from melodyrnn.io.midi import midi_to_sequence
 from melodyrnn.sequence import Note, NoteSequence, QuantizationInfo, quantize_note_sequence
 
 FIXTURES = Path(__file__).parent / "fixtures" / "magenta_js"

@@ -11,14 +11,14 @@ ROOT = Path(__file__).resolve().parents[1]
 LIGHT_MODULES = [
     "melodyrnn",
     "melodyrnn.sequence",
-    "melodyrnn.midi_io",
+    "melodyrnn.io.midi",
     "melodyrnn.events.melody",
     "melodyrnn.events.drums",
     "melodyrnn.events.chords",
-    "melodyrnn.encoders",
-    "melodyrnn.tokens",
+    "melodyrnn.encoding.encoders",
+    "melodyrnn.encoding.tokens",
     "melodyrnn.summary",
-    "melodyrnn.data",
+    "melodyrnn.training.dataset",
     "melodyrnn.scales",
     "melodyrnn.cli",
 ]

@@ -87,7 +87,7 @@ def encode_hashes() -> dict[str, str]:
 def evaluate_hashes(tmp: Path) -> dict[str, str]:
     import numpy as np
 
-    from melodyrnn.data import MelodyDataset, save_dataset
+    from melodyrnn.training.dataset import MelodyDataset, save_dataset
 
     rng = np.random.default_rng(7)
     melodies = []

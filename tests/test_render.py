@@ -1,4 +1,4 @@
-"""Piano-roll PNGs and WAV renderings (melodyrnn.render).
+"""Piano-roll PNGs and WAV renderings (melodyrnn.render.render).
 
 Truth comes from hand-computed bar times, pixel sizes, the colours the module promises, and the
 physics of the audio (duration, level, the first note's frequency). The soundfont renderers are
@@ -15,10 +15,10 @@ import pytest
 from matplotlib.colors import to_rgb
 from matplotlib.image import imread
 
-from melodyrnn import render
 from melodyrnn.errors import MelodyRNNError, OutputExistsError, RenderError
-from melodyrnn.midi_io import midi_to_sequence
-from melodyrnn.render import (
+from melodyrnn.io.midi import midi_to_sequence
+from melodyrnn.render import render
+from melodyrnn.render.render import (
     CONTINUATION_COLOR,
     DRUM_COLOR,
     PRIMER_COLOR,

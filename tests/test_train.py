@@ -1,4 +1,5 @@
-"""Training (melodyrnn.train): learning, exact resume, seeds, per-variable clipping, hparams."""
+"""Training (melodyrnn.training.train): learning, exact resume, seeds, per-variable clipping,
+hparams."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from melodyrnn.data import DatasetSettings, MelodyDataset
 from melodyrnn.errors import ConfigError, DatasetError
+from melodyrnn.generation.music_rnn import MusicRNN
 from melodyrnn.models.configs import get_config
-from melodyrnn.music_rnn import MusicRNN
-from melodyrnn.train import Trainer, TrainOptions, clip_per_variable, parse_hparams
+from melodyrnn.training.dataset import DatasetSettings, MelodyDataset
+from melodyrnn.training.train import Trainer, TrainOptions, clip_per_variable, parse_hparams
 
 TINY = get_config(
     "basic_rnn", layer_sizes=[8], batch_size=4, learning_rate=0.02, dropout_keep_prob=0.75

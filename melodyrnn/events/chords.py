@@ -33,7 +33,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..errors import ChordEncodingError, ChordSymbolError
+from melodyrnn.errors import ChordEncodingError, ChordSymbolError
 
 NO_CHORD = "N.C."
 _NO_CHORD_SPELLINGS = {"N.C.", "N.C", "NC", "N/C"}

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import EncodingError, NonIntegerStepsPerBarError, QuantizationStatusError
-from ..sequence import STANDARD_PPQ, Note, NoteSequence, QuantizationInfo, Tempo
+from melodyrnn.errors import EncodingError, NonIntegerStepsPerBarError, QuantizationStatusError
+from melodyrnn.sequence import STANDARD_PPQ, Note, NoteSequence, QuantizationInfo, Tempo
 
 DEFAULT_STEPS_PER_BAR = 16
 DEFAULT_STEPS_PER_QUARTER = 4

@@ -33,14 +33,14 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..errors import (
+from melodyrnn.errors import (
     EncodingError,
     NonIntegerStepsPerBarError,
     PitchOutOfRangeError,
     PolyphonicMelodyError,
     QuantizationStatusError,
 )
-from ..sequence import (
+from melodyrnn.sequence import (
     DEFAULT_QPM,
     DEFAULT_STEPS_PER_QUARTER,
     STANDARD_PPQ,

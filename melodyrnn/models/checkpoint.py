@@ -22,10 +22,10 @@ from typing import Any
 
 import torch
 
-from ..errors import CheckpointError, ConfigError
-from ..files import atomic_folder
-from .configs import ModelConfig
-from .rnn import EventRNN
+from melodyrnn.errors import CheckpointError, ConfigError
+from melodyrnn.files import atomic_folder
+from melodyrnn.models.configs import ModelConfig
+from melodyrnn.models.rnn import EventRNN
 
 __all__ = ["CONFIG_FILE", "FORMAT", "WEIGHTS_FILE", "load_checkpoint", "save_checkpoint"]
 

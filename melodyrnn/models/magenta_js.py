@@ -11,7 +11,7 @@ Layers are discovered like magenta.js does: ``cell_0``, ``cell_1``, ... until a 
 missing; the model has attention iff ``rnn/attention_cell_wrapper/kernel`` exists, and then
 uses magenta.js's layout (output projection fed by layer 2, no ``attention/bias`` in the query).
 
-The spec is also turned into one of our encoder specs (see ``melodyrnn.encoders``):
+The spec is also turned into one of our encoder specs (see ``melodyrnn.encoding.encoders``):
 
 * ``MelodyConverter {minPitch, maxPitch}`` -> ``one_hot_melody`` with ``max_note = maxPitch + 1``;
 * ``DrumsOneHotConverter`` (+ ``BinaryCounter(numBits)`` aux input) -> ``drums`` with
@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import CheckpointError
-from .configs import CONFIGS, ModelConfig
-from .rnn import EventRNN
+from melodyrnn.errors import CheckpointError
+from melodyrnn.models.configs import CONFIGS, ModelConfig
+from melodyrnn.models.rnn import EventRNN
 
 __all__ = [
     "MagentaJsSpec",
@@ -61,7 +61,7 @@ class MagentaJsSpec:
     Attributes:
         name: the checkpoint folder name.
         js_config: ``config.json`` as read.
-        encoder: our encoder spec dict (for ``melodyrnn.encoders.make_encoder``).
+        encoder: our encoder spec dict (for ``melodyrnn.encoding.encoders.make_encoder``).
         input_size: X, the width of one input row (controls + one-hot + aux).
         num_classes: D, the number of output classes.
         control_size: width of the chord rows (0 without a chord encoder).

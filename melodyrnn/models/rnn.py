@@ -82,10 +82,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError, ModelInputError
+from melodyrnn.errors import ConfigError, ModelInputError
 
 if TYPE_CHECKING:
-    from .configs import ModelConfig
+    from melodyrnn.models.configs import ModelConfig
 
 __all__ = ["AttentionParams", "EventRNN", "LSTMCellParams", "LinearParams", "State"]
 

@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MelodyRNNError, OutputExistsError, RenderError
-from .files import atomic_path
-from .sequence import ControlChange, NoteSequence, TempoMap, TimeSignature
+from melodyrnn.errors import MelodyRNNError, OutputExistsError, RenderError
+from melodyrnn.files import atomic_path
+from melodyrnn.sequence import ControlChange, NoteSequence, TempoMap, TimeSignature
 
 # Piano-roll colours (matplotlib's tab10 blue, orange and green); tests look for them.
 PRIMER_COLOR = "#1f77b4"
@@ -381,7 +381,7 @@ def _with_release_marker(ns: NoteSequence) -> NoteSequence:
 
 
 def _render_fluidsynth(ns: NoteSequence, sample_rate: int, soundfont: Path) -> np.ndarray:
-    from .midi_io import sequence_to_midi_bytes
+    from melodyrnn.io.midi import sequence_to_midi_bytes
 
     with tempfile.TemporaryDirectory(prefix="melodyrnn-render-") as folder:
         midi_path = Path(folder) / "in.mid"
@@ -566,7 +566,7 @@ def render_file(
     Every target is checked before anything is written, so a refusal to overwrite leaves no
     half-done set of files. Returns the paths written (a dict with ``wav_method`` set).
     """
-    from .midi_io import midi_to_sequence
+    from melodyrnn.io.midi import midi_to_sequence
 
     midi_path = Path(midi_path)
     ns = midi_to_sequence(midi_path)

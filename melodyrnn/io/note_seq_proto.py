@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import sequence as S
-from .errors import MelodyRNNError
+from melodyrnn import sequence as S
+from melodyrnn.errors import MelodyRNNError
 
 _LISTS = {
     "notes": S.Note,

@@ -24,14 +24,14 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from .data import MelodyDataset, load_dataset
-from .encoders import make_encoder
-from .errors import ConfigError, DatasetError
-from .files import atomic_path, write_bytes_atomically
-from .metrics import step_metrics
-from .models.checkpoint import save_checkpoint
-from .models.configs import ModelConfig, get_config
-from .models.rnn import EventRNN
+from melodyrnn.encoding.encoders import make_encoder
+from melodyrnn.errors import ConfigError, DatasetError
+from melodyrnn.files import atomic_path, write_bytes_atomically
+from melodyrnn.models.checkpoint import save_checkpoint
+from melodyrnn.models.configs import ModelConfig, get_config
+from melodyrnn.models.metrics import step_metrics
+from melodyrnn.models.rnn import EventRNN
+from melodyrnn.training.dataset import MelodyDataset, load_dataset
 
 STATE_DIR = "state"
 BEST_DIR = "best"

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DatasetError, MelodyRNNError
-from .files import atomic_path, write_bytes_atomically
+from melodyrnn.errors import DatasetError, MelodyRNNError
+from melodyrnn.files import atomic_path, write_bytes_atomically
 
 MIDI_SUFFIXES = (".mid", ".midi")
 DATASET_FILES = ("melodies.npz", "dataset.json")
@@ -84,8 +84,8 @@ def squashed_melodies(ns, settings: DatasetSettings, stats: Counter) -> list[tup
 
     The melody pipeline itself: split on time changes, quantize, (transpose), extract, squash.
     """
-    from .events.melody import extract_melodies
-    from .sequence import quantize_note_sequence, split_on_time_changes
+    from melodyrnn.events.melody import extract_melodies
+    from melodyrnn.sequence import quantize_note_sequence, split_on_time_changes
 
     out = []
     for piece in split_on_time_changes(ns):
@@ -146,7 +146,7 @@ def _transpose_sequence(qns, amount: int):
 
 def process_file(path: str, settings: DatasetSettings) -> FileResult:
     """Read one MIDI file and extract its melodies; errors are recorded, never raised."""
-    from .midi_io import midi_to_sequence
+    from melodyrnn.io.midi import midi_to_sequence
 
     result = FileResult(path=path)
     try:

@@ -13,7 +13,7 @@ conditioned melody; magenta.js checkpoints and our own):
   Magenta's beam search, and constraints (pitch range, key and scale) as logit masks.
 
 Transposing a real-world primer into the model's range and key, and merging the continuation
-back into the primer's file, is :mod:`melodyrnn.primer`'s job, on top of this class.
+back into the primer's file, is :mod:`melodyrnn.generation.primer`'s job, on top of this class.
 """
 
 from __future__ import annotations
@@ -24,17 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .encoders import ConditionalEventSequenceEncoderDecoder, make_encoder
-from .errors import CheckpointError, GenerationError, QuantizationStatusError
-from .events.melody import MELODY_NO_EVENT
-from .generate import GenerationResult, generate
-from .generate import score as score_tokens
-from .models.checkpoint import load_checkpoint, save_checkpoint
-from .models.configs import ModelConfig
-from .models.rnn import EventRNN
-from .sequence import Note, NoteSequence, QuantizationInfo, Tempo
+from melodyrnn.encoding.encoders import ConditionalEventSequenceEncoderDecoder, make_encoder
+from melodyrnn.errors import CheckpointError, GenerationError, QuantizationStatusError
+from melodyrnn.events.melody import MELODY_NO_EVENT
+from melodyrnn.generation.sampler import GenerationResult, generate
+from melodyrnn.generation.sampler import score as score_tokens
+from melodyrnn.models.checkpoint import load_checkpoint, save_checkpoint
+from melodyrnn.models.configs import ModelConfig
+from melodyrnn.models.rnn import EventRNN
+from melodyrnn.sequence import Note, NoteSequence, QuantizationInfo, Tempo
 
-PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+PRETRAINED_DIR = Path(__file__).parents[1] / "pretrained"
 DEFAULT_MODEL = "folk_rnn"
 
 
@@ -87,7 +87,7 @@ class MusicRNN:
     @classmethod
     def from_magenta_js(cls, folder: str | os.PathLike) -> MusicRNN:
         """Load a magenta.js MusicRNN checkpoint folder directly."""
-        from .models.magenta_js import load_magenta_js_checkpoint, magenta_js_to_config
+        from melodyrnn.models.magenta_js import load_magenta_js_checkpoint, magenta_js_to_config
 
         model, spec = load_magenta_js_checkpoint(folder)
         config = magenta_js_to_config(spec, model)
@@ -141,7 +141,7 @@ class MusicRNN:
         if self.is_drums:
             encoding = self.target_encoder.encoding
             if encoding.pitch_classes == "magenta_js":
-                from .events.drums import drums_from_sequence_magenta_js
+                from melodyrnn.events.drums import drums_from_sequence_magenta_js
 
                 return drums_from_sequence_magenta_js(sequence)
             events = np.zeros(sequence.total_quantized_steps, dtype=np.int64)
@@ -149,7 +149,7 @@ class MusicRNN:
                 pitches = [n.pitch for n in sequence.notes if n.quantized_start_step == step]
                 events[step] = encoding.pitches_to_event(pitches)
             return events
-        from .events.melody import melody_from_sequence_magenta_js
+        from melodyrnn.events.melody import melody_from_sequence_magenta_js
 
         low, high = self.pitch_range
         return melody_from_sequence_magenta_js(sequence, low, high)
@@ -187,7 +187,7 @@ class MusicRNN:
                         )
                     )
             return ns
-        from .events.melody import melody_to_sequence_magenta_js
+        from melodyrnn.events.melody import melody_to_sequence_magenta_js
 
         ns = melody_to_sequence_magenta_js(events, steps_per_quarter, qpm=qpm, velocity=velocity)
         for note in ns.notes:
@@ -207,7 +207,7 @@ class MusicRNN:
             raise GenerationError(
                 f"model {self.config.name} is conditioned on chords; give a chord progression"
             )
-        from .events.chords import chords_per_step_magenta_js
+        from melodyrnn.events.chords import chords_per_step_magenta_js
 
         chords = [chord_progression] if isinstance(chord_progression, str) else chord_progression
         rows = self.encoder.control_rows(chords_per_step_magenta_js(list(chords), total_steps))
@@ -376,7 +376,7 @@ class MusicRNN:
         velocity: int = 100,
         **generation,
     ):
-        from .scales import allowed_pitches
+        from melodyrnn.scales import allowed_pitches
 
         events = self.primer_events(sequence)
         result = self.continue_events(

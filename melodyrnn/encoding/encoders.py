@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .errors import ConfigError, EncodingError, PitchOutOfRangeError
+from melodyrnn.errors import ConfigError, EncodingError, PitchOutOfRangeError
 
 NO_EVENT = -2
 NOTE_OFF = -1
@@ -861,7 +861,7 @@ def make_encoder(spec: dict) -> Any:
             raise ConfigError(
                 f"unknown drum pitch_classes {f['pitch_classes']!r}; use 'magenta' or 'magenta_js'"
             )
-        from .events.drums import MultiDrumOneHotEncoding
+        from melodyrnn.events.drums import MultiDrumOneHotEncoding
 
         return LookbackEventSequenceEncoderDecoder(
             MultiDrumOneHotEncoding(pitch_classes=f["pitch_classes"]),
@@ -873,7 +873,7 @@ def make_encoder(spec: dict) -> Any:
     target = make_encoder(f["target"])
     if isinstance(target, ConditionalEventSequenceEncoderDecoder):
         raise ConfigError("the target of a conditional encoder cannot itself be conditional")
-    from .events.chords import make_chord_encoding
+    from melodyrnn.events.chords import make_chord_encoding
 
     control = make_chord_encoding(control_kind, **control_options)
     return ConditionalEventSequenceEncoderDecoder(control, target)

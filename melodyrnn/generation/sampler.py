@@ -46,8 +46,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .errors import GenerationError
-from .models.rnn import EventRNN
+from melodyrnn.errors import GenerationError
+from melodyrnn.models.rnn import EventRNN
 
 __all__ = [
     "Feeder",

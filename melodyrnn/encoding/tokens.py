@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import EncodingError, MelodyRNNError
+from melodyrnn.errors import EncodingError, MelodyRNNError
 
 ENCODINGS: dict[str, dict] = {
     "basic_rnn": {
@@ -100,7 +100,7 @@ class TokenResult:
 
 def encode_sequence(ns, encoding: str = "basic_rnn", keep_highest: bool = False) -> TokenResult:
     """Tokens of an (unquantized) NoteSequence under a named encoding; see the module doc."""
-    from .encoders import make_encoder
+    from melodyrnn.encoding.encoders import make_encoder
 
     if encoding not in ENCODINGS:
         raise EncodingError(f"unknown encoding {encoding!r}; choose one of: {', '.join(ENCODINGS)}")
@@ -120,7 +120,7 @@ def encode_sequence(ns, encoding: str = "basic_rnn", keep_highest: bool = False)
 
 
 def _melody_sections(ns, entry, encoder, keep_highest, result: TokenResult) -> None:
-    from .data import DatasetSettings, squashed_melodies
+    from melodyrnn.training.dataset import DatasetSettings, squashed_melodies
 
     spec = entry["encoder"]
     settings = DatasetSettings(
@@ -139,8 +139,8 @@ def _melody_sections(ns, entry, encoder, keep_highest, result: TokenResult) -> N
 
 
 def _drum_sections(ns, encoder, result: TokenResult) -> None:
-    from .events.drums import extract_drum_tracks
-    from .sequence import quantize_note_sequence, split_on_time_changes
+    from melodyrnn.events.drums import extract_drum_tracks
+    from melodyrnn.sequence import quantize_note_sequence, split_on_time_changes
 
     stats: Counter = Counter()
     for piece in split_on_time_changes(ns):
@@ -160,16 +160,16 @@ def _drum_sections(ns, encoder, result: TokenResult) -> None:
 
 
 def _magenta_js_section(ns, family, spec, encoder, result: TokenResult) -> None:
-    from .sequence import quantize_note_sequence
+    from melodyrnn.sequence import quantize_note_sequence
 
     qns = quantize_note_sequence(ns)
     if family == "magenta_js_melody":
-        from .events.melody import melody_from_sequence_magenta_js
+        from melodyrnn.events.melody import melody_from_sequence_magenta_js
 
         events = melody_from_sequence_magenta_js(qns, spec["min_note"], spec["max_note"] - 1)
         tokens = encoder.labels(events)
     else:
-        from .events.drums import drums_from_sequence_magenta_js
+        from melodyrnn.events.drums import drums_from_sequence_magenta_js
 
         events = drums_from_sequence_magenta_js(qns)
         tokens = np.asarray(events, dtype=np.int64)  # raw labels: >= 512 feeds a zero row

@@ -20,7 +20,7 @@ mido before pretty_midi sees it, so reading is bounded in time and memory.
 A fast reader (``backend="symusic"``, used by the default ``"auto"`` wherever it can) parses
 with symusic's C++ parser (reading a file takes about a tenth of the reference's time) and
 rebuilds exactly the reference's sequence, float for float; files where what symusic shows
-cannot pin that down go to the reference (:mod:`melodyrnn.midi_symusic` says how and which).
+cannot pin that down go to the reference (:mod:`melodyrnn.io.midi_fast` says how and which).
 
 Writing (:func:`sequence_to_pretty_midi`) also follows note-seq's
 ``note_sequence_to_pretty_midi``: resolution = ``ticks_per_quarter`` (or 220), the tempo at time
@@ -45,9 +45,9 @@ from pathlib import Path
 import mido
 import pretty_midi
 
-from .errors import MidiError
-from .files import write_bytes_atomically
-from .sequence import (
+from melodyrnn.errors import MidiError
+from melodyrnn.files import write_bytes_atomically
+from melodyrnn.sequence import (
     DEFAULT_QPM,
     MINOR,
     STANDARD_PPQ,
@@ -147,7 +147,7 @@ def midi_to_sequence(
                     "(pip install 'symusic>=0.6,<0.7'); or use backend='pretty_midi'"
                 )
         else:
-            from .midi_symusic import NotExact, read_with_symusic
+            from melodyrnn.io.midi_fast import NotExact, read_with_symusic
 
             try:
                 return _with_name(read_with_symusic(data, score_class, where), label)
@@ -327,12 +327,12 @@ def _pretty_midi_to_sequence(pm: pretty_midi.PrettyMIDI) -> NoteSequence:
     return ns
 
 
-# --- fast reading (melodyrnn.midi_symusic) ----------------------------------------------------
+# --- fast reading (melodyrnn.io.midi_fast) ----------------------------------------------------
 
 
 def _symusic_score_class():
     """symusic's ``ScoreTick`` when symusic 0.6 is installed, else None (tests patch this)."""
-    from .midi_symusic import score_class
+    from melodyrnn.io.midi_fast import score_class
 
     return score_class()
 
@@ -342,7 +342,7 @@ def symusic_refusal(data: bytes) -> str | None:
 
     For benchmarks and tests. A bad file gives its error message.
     """
-    from .midi_symusic import NotExact, read_with_symusic
+    from melodyrnn.io.midi_fast import NotExact, read_with_symusic
 
     score_class = _symusic_score_class()
     if score_class is None:

@@ -3,7 +3,7 @@
 Two kinds of numbers, both against held-out data:
 
 * **Likelihood** (teacher forced): Magenta's loss / perplexity / accuracy plus the NLL on event
-  steps (:func:`melodyrnn.metrics.step_metrics`), over positions 1..n-1 of every evaluation
+  steps (:func:`melodyrnn.models.metrics.step_metrics`), over positions 1..n-1 of every evaluation
   melody. Event steps are the steps whose *event* is not NO_EVENT, the same steps for every
   model whatever its labels are (a lookback repeat label can stand for NO_EVENT), so the LSTM
   and the n-gram baseline score exactly the same steps and their numbers compare directly.
@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, DatasetError
-from .events.melody import MELODY_NO_EVENT
-from .metrics import format_table
+from melodyrnn.errors import ConfigError, DatasetError
+from melodyrnn.events.melody import MELODY_NO_EVENT
+from melodyrnn.models.metrics import format_table
 
 STEPS_PER_BEAT = 4
 STEPS_PER_BAR = 16
@@ -56,8 +56,8 @@ OVERLAP_FEATURES = {
 
 
 def model_settings(model):
-    """The :class:`~melodyrnn.data.DatasetSettings` a melody model's data must have."""
-    from .data import DatasetSettings
+    """The :class:`~melodyrnn.training.dataset.DatasetSettings` a melody model's data must have."""
+    from melodyrnn.training.dataset import DatasetSettings
 
     if getattr(model, "is_drums", False):
         raise ConfigError("evaluate works on melody models; this is a drum model")
@@ -72,7 +72,7 @@ def model_settings(model):
 
 
 def _is_dataset(data) -> bool:
-    from .data import MelodyDataset
+    from melodyrnn.training.dataset import MelodyDataset
 
     return isinstance(data, MelodyDataset) or (Path(data) / "melodies.npz").is_file()
 
@@ -85,7 +85,7 @@ def load_eval_melodies(data, model_or_settings, jobs: int | None = None) -> list
     file, extracted with Magenta's training settings and squashed into the model's range and
     key; no split).
     """
-    from .data import (
+    from melodyrnn.training.dataset import (
         DatasetSettings,
         MelodyDataset,
         extract_folder,
@@ -136,12 +136,13 @@ def _check_settings(ds, settings) -> None:
 def evaluate_likelihood(model, melodies: list[np.ndarray]) -> dict:
     """Teacher-forced next-event metrics of ``model`` on squashed melody event arrays.
 
-    ``model`` is a :class:`~melodyrnn.music_rnn.MusicRNN` with a melody encoder (one-hot,
-    lookback or key) or a :class:`~melodyrnn.markov_model.MarkovMelodyModel`. Positions 1..n-1
+    ``model`` is a :class:`~melodyrnn.generation.music_rnn.MusicRNN` with a melody encoder (one-hot,
+    lookback or key) or a :class:`~melodyrnn.generation.markov_rnn.MarkovMelodyModel`.
+    Positions 1..n-1
     of every melody of at least two events are scored; event steps are those whose event is not
     NO_EVENT. Both kinds of model score exactly the same steps.
     """
-    from .markov_model import MarkovMelodyModel
+    from melodyrnn.generation.markov_rnn import MarkovMelodyModel
 
     melodies = [np.asarray(m, dtype=np.int64) for m in melodies]
     scored = [m for m in melodies if len(m) >= 2]
@@ -152,7 +153,7 @@ def evaluate_likelihood(model, melodies: list[np.ndarray]) -> dict:
         # event mask events[1:] != NO_EVENT.
         labels = model.labels(scored)
         return model.ngram.evaluate(labels, model.encoder.default_event_label, skip_first=True)
-    from .train import EncodedMelodies, evaluate_model
+    from melodyrnn.training.train import EncodedMelodies, evaluate_model
 
     if getattr(model, "is_drums", False) or getattr(model, "has_chords", False):
         raise ConfigError(
@@ -168,7 +169,7 @@ def evaluate_likelihood(model, melodies: list[np.ndarray]) -> dict:
 
 def _scale_sets() -> np.ndarray:
     """bool [24, 12]: the 12 major and 12 natural minor scales."""
-    from .scales import scale_pitch_classes
+    from melodyrnn.scales import scale_pitch_classes
 
     rows = []
     for scale in ("major", "minor"):
@@ -381,7 +382,7 @@ def generate_for_eval(
 
 def _model_name(spec, model, taken: set) -> str:
     if spec is None:  # the shipped default model
-        from .music_rnn import DEFAULT_MODEL
+        from melodyrnn.generation.music_rnn import DEFAULT_MODEL
 
         name = DEFAULT_MODEL
     elif isinstance(spec, str | os.PathLike):
@@ -398,7 +399,7 @@ def _model_name(spec, model, taken: set) -> str:
 
 def _baseline_model(baseline, data, orders):
     """(model, order table) of the n-gram baseline, or (None, None)."""
-    from .markov_model import MarkovMelodyModel
+    from melodyrnn.generation.markov_rnn import MarkovMelodyModel
 
     if baseline is None:
         return None, None
@@ -438,7 +439,7 @@ def evaluate_models(
     "overlap": {name: {feature: area}}, "baseline": ..., "settings": ...}``; the baseline's
     column is ``"n-gram"``. :func:`format_evaluation` prints it.
     """
-    from .primer import load_model
+    from melodyrnn.generation.primer import load_model
 
     specs = models if isinstance(models, list | tuple) else [models]
     if not specs:

@@ -1,6 +1,6 @@
 """Fast MIDI reading: symusic's C++ parser, with pretty_midi's rules.
 
-Used by :func:`melodyrnn.midi_io.midi_to_sequence` (``backend="symusic"`` or ``"auto"``); it
+Used by :func:`melodyrnn.io.midi.midi_to_sequence` (``backend="symusic"`` or ``"auto"``); it
 gives exactly the sequence of the mido + pretty_midi reference, float for float, or refuses.
 
 symusic (the C++ MIDI parser miditok uses) parses a file about 100x faster than mido, and
@@ -53,9 +53,9 @@ from itertools import repeat
 
 import numpy as np
 
-from .errors import MidiError
-from .midi_io import MAX_TICKS, _check_signature, _one_line
-from .sequence import (
+from melodyrnn.errors import MidiError
+from melodyrnn.io.midi import MAX_TICKS, _check_signature, _one_line
+from melodyrnn.sequence import (
     ControlChange,
     InstrumentInfo,
     KeySignature,

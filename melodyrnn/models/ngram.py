@@ -45,9 +45,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CheckpointError, ConfigError, DatasetError, GenerationError
-from .files import atomic_path
-from .metrics import step_metrics
+from melodyrnn.errors import CheckpointError, ConfigError, DatasetError, GenerationError
+from melodyrnn.files import atomic_path
+from melodyrnn.models.metrics import step_metrics
 
 FORMAT = "melodyrnn-ngram"
 FORMAT_VERSION = 1
@@ -228,7 +228,8 @@ class NGramModel:
         return np.split(ll, np.cumsum([len(s) for s in seqs])[:-1])
 
     def evaluate(self, sequences, default_label: int = 0, skip_first: bool = True) -> dict:
-        """Magenta's next-step metrics on ``sequences`` (:func:`melodyrnn.metrics.step_metrics`).
+        """Magenta's next-step metrics on ``sequences``
+        (:func:`melodyrnn.models.metrics.step_metrics`).
 
         ``skip_first=True`` scores positions 1 .. n-1 of each sequence, as the LSTM's training
         labels do; ``False`` scores the first token too.

@@ -1,6 +1,6 @@
 """``MarkovMelodyModel``: the n-gram baseline behind the same face as :class:`MusicRNN`.
 
-The n-gram (:class:`~melodyrnn.markov.NGramModel`) is trained on basic_rnn's one-hot melody
+The n-gram (:class:`~melodyrnn.models.ngram.NGramModel`) is trained on basic_rnn's one-hot melody
 labels (38 classes: NO_EVENT, NOTE_OFF, pitches 48..83 after squashing into C major), the tokens
 the LSTM sees, so ``melodyrnn continue --model markov:PATH`` and ``melodyrnn evaluate`` can put
 the two side by side.
@@ -10,7 +10,8 @@ How the face is shared without copying code: the n-gram is wrapped as a tiny net
 ``stepper``, ``reorder_state``, ``input_size``, ``num_classes``, ``device``, ``dtype``): its
 "logits" are the log of the n-gram's next-token distribution and its "state" is the last
 ``order - 1`` tokens. Everything above the network is then :class:`MusicRNN`'s own code, taken
-over method by method: generation runs through :func:`melodyrnn.generate.generate` (argmax,
+over method by method: generation runs through
+:func:`melodyrnn.generation.sampler.generate` (argmax,
 seeded sampling, top-k/top-p, masks, Magenta's beam search: the same seed gives the same
 choices as it would for an LSTM with the same distributions), chords are refused by
 ``MusicRNN._control_rows`` and primers are read exactly as for the LSTM.
@@ -29,11 +30,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .encoders import make_encoder
-from .errors import CheckpointError, ConfigError, DatasetError
-from .files import atomic_folder
-from .markov import NGramModel, select_order
-from .music_rnn import MusicRNN
+from melodyrnn.encoding.encoders import make_encoder
+from melodyrnn.errors import CheckpointError, ConfigError, DatasetError
+from melodyrnn.files import atomic_folder
+from melodyrnn.generation.music_rnn import MusicRNN
+from melodyrnn.models.ngram import NGramModel, select_order
 
 FORMAT = "melodyrnn-markov"
 FORMAT_VERSION = 1
@@ -222,10 +223,11 @@ class MarkovMelodyModel(MusicRNN):
     ) -> tuple[MarkovMelodyModel, list[dict]]:
         """Fit on a dataset's train split, choosing the order on its eval split.
 
-        ``dataset`` is a :class:`~melodyrnn.data.MelodyDataset` or a dataset folder. Returns the
+        ``dataset`` is a :class:`~melodyrnn.training.dataset.MelodyDataset` or a dataset folder.
+        Returns the
         model (fitted on the train split at the best order) and :func:`select_order`'s table.
         """
-        from .data import MelodyDataset, load_dataset
+        from melodyrnn.training.dataset import MelodyDataset, load_dataset
 
         ds = dataset if isinstance(dataset, MelodyDataset) else load_dataset(dataset)
         s = ds.settings
@@ -344,7 +346,7 @@ class MarkovMelodyModel(MusicRNN):
 
 
 def _squashed(events: np.ndarray, config: MarkovConfig) -> np.ndarray:
-    from .events.melody import Melody
+    from melodyrnn.events.melody import Melody
 
     melody = Melody.from_array(events)
     melody.squash(config.min_note, config.max_note, config.transpose_to_key)

@@ -38,10 +38,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import GenerationError, MelodyRNNError
-from .events.melody import MELODY_NOTE_OFF, Melody
-from .scales import allowed_pitches
-from .sequence import (
+from melodyrnn.errors import GenerationError, MelodyRNNError
+from melodyrnn.events.melody import MELODY_NOTE_OFF, Melody
+from melodyrnn.scales import allowed_pitches
+from melodyrnn.sequence import (
     InstrumentInfo,
     KeySignature,
     Note,
@@ -425,10 +425,10 @@ def load_model(model=None):
     if model is None or isinstance(model, str | os.PathLike):
         text = "" if model is None else str(model)
         if text.startswith("markov:"):
-            from .markov_model import MarkovMelodyModel
+            from melodyrnn.generation.markov_rnn import MarkovMelodyModel
 
             return MarkovMelodyModel.load(text[len("markov:") :])
-        from .music_rnn import MusicRNN
+        from melodyrnn.generation.music_rnn import MusicRNN
 
         return MusicRNN.from_pretrained(model)
     return model
@@ -454,12 +454,12 @@ def continue_midi(
     checkpoint folder, ``"markov:PATH"`` or a loaded model. ``options`` go to
     :func:`continue_primer` (top_k, top_p, beam_size, branch_factor, steps_per_iteration,
     pitch_range, key, scale, chord_progression). Write the results with
-    :func:`melodyrnn.midi_io.sequence_to_midi_file`.
+    :func:`melodyrnn.io.midi.sequence_to_midi_file`.
     """
     if isinstance(primer, NoteSequence):
         source = primer
     else:
-        from .midi_io import midi_to_sequence
+        from melodyrnn.io.midi import midi_to_sequence
 
         source = midi_to_sequence(primer)
     fitted = prepare_primer(source, track=track, primer_bars=primer_bars)
