@@ -1,6 +1,5 @@
-"""Tests of melodyrnn.encoding.encoders against note-seq itself (the oracle), the magenta.js fixtures
-and
-hand-computed cases."""
+"""Tests of melodyrnn.encoding.encoders against note-seq itself (the oracle), the magenta.js
+fixtures and hand-computed cases."""
 
 from __future__ import annotations
 
