@@ -116,15 +116,23 @@ def all_hashes(tmp: Path) -> dict[str, str]:
     return {**continue_hashes(tmp), **encode_hashes(), **evaluate_hashes(tmp)}
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """The hashes were recorded on one thread; restore the caller's setting afterwards."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="module")
 def recorded() -> dict[str, str]:
     return json.loads(HASHES.read_text())
 
 
 def test_continue_outputs_are_byte_identical(tmp_path, recorded):
-    import torch
-
-    torch.set_num_threads(1)
     got = continue_hashes(tmp_path)
     want = {k: v for k, v in recorded.items() if k.startswith("continue/")}
     assert got == want
@@ -137,9 +145,6 @@ def test_encode_outputs_are_byte_identical(recorded):
 
 
 def test_evaluate_output_is_byte_identical(tmp_path, recorded):
-    import torch
-
-    torch.set_num_threads(1)
     got = evaluate_hashes(tmp_path)
     assert got == {"evaluate/small": recorded["evaluate/small"]}
 
