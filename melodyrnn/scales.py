@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from melodyrnn.constants import LETTER_PITCH_CLASSES
 from melodyrnn.errors import ConfigError
 
 # Semitone offsets from the tonic.
@@ -24,15 +25,13 @@ SCALES: dict[str, tuple[int, ...]] = {
 }
 _ALIASES = {"ionian": "major", "aeolian": "minor", "natural_minor": "minor"}
 
-_NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-
 
 def parse_key(name: str) -> int:
     """A tonic name ("C", "F#", "Bb", "eb") -> pitch class 0..11."""
     text = name.strip()
-    if not text or text[0].upper() not in _NOTE_NAMES:
+    if not text or text[0].upper() not in LETTER_PITCH_CLASSES:
         raise ConfigError(f"unknown key {name!r}; use a note name such as C, F#, Bb")
-    pc = _NOTE_NAMES[text[0].upper()]
+    pc = LETTER_PITCH_CLASSES[text[0].upper()]
     for accidental in text[1:]:
         if accidental in "#♯":
             pc += 1

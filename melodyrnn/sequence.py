@@ -18,16 +18,17 @@ import dataclasses
 import operator
 from dataclasses import dataclass, field
 
+from melodyrnn.constants import DEFAULT_STEPS_PER_QUARTER
 from melodyrnn.errors import (
     BadTimeSignatureError,
     MultipleTempoError,
     MultipleTimeSignatureError,
     NegativeTimeError,
+    NonIntegerStepsPerBarError,
     QuantizationStatusError,
 )
 
 DEFAULT_QPM = 120.0
-DEFAULT_STEPS_PER_QUARTER = 4
 STANDARD_PPQ = 220
 QUANTIZE_CUTOFF = 0.5
 
@@ -193,13 +194,35 @@ class NoteSequence:
         return min(self.tempos, key=lambda t: t.time).qpm
 
     def steps_per_bar(self) -> float:
-        """Steps per bar of a relative-quantized sequence, from its first time signature."""
-        ts = (
-            min(self.time_signatures, key=lambda t: t.time)
-            if self.time_signatures
-            else TimeSignature()
-        )
-        return self.steps_per_quarter * ts.numerator * 4.0 / ts.denominator
+        """Steps per bar of a relative-quantized sequence, from its first time signature.
+
+        This is the one definition of a bar in steps; :meth:`whole_steps_per_bar` is the same
+        number where a whole number of steps is required.
+        """
+        spq = self.steps_per_quarter
+        ts = self._first_time_signature()
+        return spq * ts.numerator * 4.0 / ts.denominator
+
+    def whole_steps_per_bar(self) -> int:
+        """:meth:`steps_per_bar` as an int; NonIntegerStepsPerBarError when it is fractional.
+
+        A bar that is not a whole number of steps (5/8 at 1 step per quarter: 2.5 steps) has no
+        bar lines on the step grid, so melody and drum extraction refuse it, as note-seq does.
+        """
+        steps = self.steps_per_bar()
+        if steps % 1:
+            ts = self._first_time_signature()
+            raise NonIntegerStepsPerBarError(
+                f"time signature {ts.numerator}/{ts.denominator} at {self.steps_per_quarter} "
+                f"steps per quarter gives {steps:g} steps per bar; "
+                "quantize with more steps per quarter"
+            )
+        return int(steps)
+
+    def _first_time_signature(self) -> TimeSignature:
+        if not self.time_signatures:
+            return TimeSignature()
+        return min(self.time_signatures, key=lambda t: t.time)
 
     # -- converters -----------------------------------------------------------
 

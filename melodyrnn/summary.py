@@ -6,17 +6,12 @@ from collections import defaultdict
 
 import pretty_midi
 
+from melodyrnn.constants import KEY_NAMES, pitch_name
 from melodyrnn.sequence import NoteSequence
-
-_KEY_NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
-
-
-def pitch_name(pitch: int) -> str:
-    return pretty_midi.note_number_to_name(int(pitch))
 
 
 def key_name(key: int, mode: int) -> str:
-    return f"{_KEY_NAMES[key % 12]} {'minor' if mode == 1 else 'major'}"
+    return f"{KEY_NAMES[key % 12]} {'minor' if mode == 1 else 'major'}"
 
 
 def _max_polyphony(notes) -> int:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from melodyrnn.cli import main
-from melodyrnn.events.melody import MELODY_NO_EVENT
+from melodyrnn.constants import MELODY_NO_EVENT
 from melodyrnn.generation.music_rnn import MusicRNN
 from melodyrnn.generation.primer import continue_midi, continue_primer, prepare_primer
 from melodyrnn.io.midi import midi_to_sequence, sequence_to_midi_file

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 note_seq = pytest.importorskip("note_seq")
 from note_seq import events_lib, melodies_lib, sequences_lib  # noqa: E402
 
+from melodyrnn import constants as C  # noqa: E402
+from melodyrnn.constants import MELODY_NO_EVENT, MELODY_NOTE_OFF  # noqa: E402
 from melodyrnn.errors import (  # noqa: E402
     EncodingError,
     MelodyRNNError,
@@ -26,8 +28,6 @@ from melodyrnn.errors import (  # noqa: E402
 )
 from melodyrnn.events import melody as M  # noqa: E402
 from melodyrnn.events.melody import (  # noqa: E402
-    MELODY_NO_EVENT,
-    MELODY_NOTE_OFF,
     Melody,
     extract_melodies,
     melody_from_sequence_magenta_js,
@@ -201,14 +201,14 @@ extract_kwargs = st.fixed_dictionaries(
 
 
 def test_constants_match_note_seq():
-    assert M.MELODY_NO_EVENT == melodies_lib.MELODY_NO_EVENT == -2
-    assert M.MELODY_NOTE_OFF == melodies_lib.MELODY_NOTE_OFF == -1
-    assert M.MIN_MELODY_EVENT == melodies_lib.MIN_MELODY_EVENT
-    assert M.MAX_MELODY_EVENT == melodies_lib.MAX_MELODY_EVENT
-    assert M.NOTES_PER_OCTAVE == melodies_lib.NOTES_PER_OCTAVE
-    assert M.DEFAULT_STEPS_PER_BAR == melodies_lib.DEFAULT_STEPS_PER_BAR
+    assert C.MELODY_NO_EVENT == melodies_lib.MELODY_NO_EVENT == -2
+    assert C.MELODY_NOTE_OFF == melodies_lib.MELODY_NOTE_OFF == -1
+    assert C.MIN_MELODY_EVENT == melodies_lib.MIN_MELODY_EVENT
+    assert C.MAX_MELODY_EVENT == melodies_lib.MAX_MELODY_EVENT
+    assert C.NOTES_PER_OCTAVE == melodies_lib.NOTES_PER_OCTAVE
+    assert C.DEFAULT_STEPS_PER_BAR == melodies_lib.DEFAULT_STEPS_PER_BAR
     for pc in range(12):
-        assert set(np.flatnonzero(M.KEY_MEMBERSHIP[pc])) == set(melodies_lib.NOTE_KEYS[pc])
+        assert set(np.flatnonzero(C.KEY_MATRIX[pc])) == set(melodies_lib.NOTE_KEYS[pc])
 
 
 @HYPO
@@ -321,7 +321,7 @@ def _compare_from_quantized(qns: NoteSequence, **kwargs) -> None:
 @pytest.mark.parametrize("name", sorted(QUANTIZED))
 def test_from_quantized_sequence_matches_note_seq_on_fixtures(name):
     qns = QUANTIZED[name]
-    spb = M.steps_per_bar_in_sequence(qns)
+    spb = qns.whole_steps_per_bar()
     instruments = sorted({n.instrument for n in qns.notes}) + [99]
     for ignore, pad_end, filter_drums, gap_bars in GRID:
         for search_start_step in (0, spb, 5):

@@ -25,28 +25,18 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from melodyrnn.constants import (
+    KEY_MATRIX,
+    MAGENTA_STEPS_PER_BAR,
+    MAX_MIDI_PITCH,
+    NO_EVENT,
+    NOTE_OFF,
+    NOTES_PER_OCTAVE,
+    NUM_SPECIAL_MELODY_EVENTS,
+)
 from melodyrnn.errors import ConfigError, EncodingError, PitchOutOfRangeError
 
-NO_EVENT = -2
-NOTE_OFF = -1
-NUM_SPECIAL_MELODY_EVENTS = 2
-MAX_MIDI_PITCH = 127
-
-# Magenta hard-codes a 4/4 bar of 16 sixteenth steps in the lookback distances and in the
-# key-melody bar-start flag, whatever the real time signature.
-STEPS_PER_BAR = 16
-DEFAULT_LOOKBACK_DISTANCES = (STEPS_PER_BAR, 2 * STEPS_PER_BAR)
-
-NOTES_PER_OCTAVE = 12
-MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
-# KEY_MATRIX[pitch_class, key] = 1 when the pitch class belongs to that major key (0 = C major).
-KEY_MATRIX = np.array(
-    [
-        [int((pc - key) % NOTES_PER_OCTAVE in MAJOR_SCALE) for key in range(NOTES_PER_OCTAVE)]
-        for pc in range(NOTES_PER_OCTAVE)
-    ],
-    dtype=np.int64,
-)
+DEFAULT_LOOKBACK_DISTANCES = (MAGENTA_STEPS_PER_BAR, 2 * MAGENTA_STEPS_PER_BAR)
 
 CHORD_CONTROL_TYPES = ("pitch_chords", "triad_chords", "major_minor_chords")
 
@@ -534,7 +524,7 @@ class KeyMelodyEncoderDecoder(_EncoderDecoder):
             parts.append(((back >= 0) & (histories[:, np.maximum(back, 0)] == current))[..., None])
         counter = _binary_counter(positions + 1, self.binary_counter_bits)
         parts.append(np.broadcast_to(counter, current.shape + counter.shape[-1:]))
-        bar_start = np.broadcast_to((positions + 1) % STEPS_PER_BAR == 0, current.shape)
+        bar_start = np.broadcast_to((positions + 1) % MAGENTA_STEPS_PER_BAR == 0, current.shape)
         parts.append(bar_start[..., None])
         rows, times = np.nonzero(is_on)
         note_ons = (rows, times, histories[rows, times])

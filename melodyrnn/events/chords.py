@@ -33,17 +33,16 @@ from functools import lru_cache
 
 import numpy as np
 
+from melodyrnn.constants import KEY_NAMES, LETTER_PITCH_CLASSES, NOTES_PER_OCTAVE
 from melodyrnn.errors import ChordEncodingError, ChordSymbolError
 
 NO_CHORD = "N.C."
 _NO_CHORD_SPELLINGS = {"N.C.", "N.C", "NC", "N/C"}
 
-NUM_PITCH_CLASSES = 12
 
 # Chord qualities (the triad inside the chord), as note-seq numbers them.
 MAJOR, MINOR, AUGMENTED, DIMINISHED, OTHER = 0, 1, 2, 3, 4
 
-_LETTER_PITCH_CLASS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 # Semitones above the root of the unaltered scale degrees 1..7 (9, 11, 13 fold onto 2, 4, 6).
 _DEGREE_SEMITONES = {1: 0, 2: 2, 3: 4, 4: 5, 5: 7, 6: 9, 7: 11}
 
@@ -134,7 +133,7 @@ def is_no_chord(symbol: str) -> bool:
 def _pitch_class(text: str) -> int:
     letter, accidentals = text[0], text[1:]
     shift = len(accidentals) if accidentals.startswith("#") else -len(accidentals)
-    return (_LETTER_PITCH_CLASS[letter] + shift) % 12
+    return (LETTER_PITCH_CLASSES[letter] + shift) % 12
 
 
 def _apply_modification(degrees: dict[int, int], kind: str, degree: int, symbol: str) -> None:
@@ -256,7 +255,7 @@ class PitchChordsEncoding(_ChordEncoding):
     """
 
     name = "pitch_chords"
-    width = 1 + 3 * NUM_PITCH_CLASSES
+    width = 1 + 3 * NOTES_PER_OCTAVE
 
     def __init__(self, slash_bass: bool = True):
         self.slash_bass = slash_bass
@@ -268,9 +267,9 @@ class PitchChordsEncoding(_ChordEncoding):
             row[0] = 1.0
             return row
         row[1 + chord.root] = 1.0
-        row[[1 + NUM_PITCH_CLASSES + p for p in chord.pitch_classes]] = 1.0
+        row[[1 + NOTES_PER_OCTAVE + p for p in chord.pitch_classes]] = 1.0
         bass = chord.bass if self.slash_bass else chord.root
-        row[1 + 2 * NUM_PITCH_CLASSES + bass] = 1.0
+        row[1 + 2 * NOTES_PER_OCTAVE + bass] = 1.0
         return row
 
     def spec(self) -> dict:
@@ -281,7 +280,6 @@ class PitchChordsEncoding(_ChordEncoding):
 
 
 _QUALITY_NAMES = {MAJOR: "", MINOR: "m", AUGMENTED: "aug", DIMINISHED: "dim"}
-_ROOT_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
 class _QualityOneHotEncoding(_ChordEncoding):
@@ -292,7 +290,7 @@ class _QualityOneHotEncoding(_ChordEncoding):
 
     @property
     def num_classes(self) -> int:
-        return 1 + self.num_qualities * NUM_PITCH_CLASSES
+        return 1 + self.num_qualities * NOTES_PER_OCTAVE
 
     @property
     def width(self) -> int:  # type: ignore[override]
@@ -312,7 +310,7 @@ class _QualityOneHotEncoding(_ChordEncoding):
                 f"chord {symbol!r} is not {self.description}; "
                 "use the pitch_chords encoding for other chord kinds"
             )
-        return 1 + chord.quality * NUM_PITCH_CLASSES + chord.root
+        return 1 + chord.quality * NOTES_PER_OCTAVE + chord.root
 
     def decode_event(self, index: int) -> str:
         """A chord symbol for a class index (sharp/flat spelling as note-seq's)."""
@@ -320,8 +318,8 @@ class _QualityOneHotEncoding(_ChordEncoding):
             raise ChordEncodingError(f"chord class {index} is outside 0..{self.num_classes - 1}")
         if index == 0:
             return NO_CHORD
-        quality, root = divmod(index - 1, NUM_PITCH_CLASSES)
-        return _ROOT_NAMES[root] + _QUALITY_NAMES[quality]
+        quality, root = divmod(index - 1, NOTES_PER_OCTAVE)
+        return KEY_NAMES[root] + _QUALITY_NAMES[quality]
 
     def encode_chord(self, symbol: str) -> np.ndarray:
         row = np.zeros(self.width, dtype=np.float32)

@@ -24,11 +24,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from melodyrnn.errors import EncodingError, NonIntegerStepsPerBarError, QuantizationStatusError
+from melodyrnn.constants import DEFAULT_STEPS_PER_BAR, DEFAULT_STEPS_PER_QUARTER
+from melodyrnn.errors import EncodingError, QuantizationStatusError
 from melodyrnn.sequence import STANDARD_PPQ, Note, NoteSequence, QuantizationInfo, Tempo
 
-DEFAULT_STEPS_PER_BAR = 16
-DEFAULT_STEPS_PER_QUARTER = 4
 DRUM_CHANNEL_INSTRUMENT = 9
 
 # Drum classes in bit order: kick, snare, closed hi-hat, open hi-hat, low tom, mid tom, high tom,
@@ -284,7 +283,7 @@ class DrumTrack:
         Raises :class:`NonIntegerStepsPerBarError` when the time signature gives a fractional
         number of steps per bar, :class:`QuantizationStatusError` for an unquantized sequence.
         """
-        steps_per_bar = _integer_steps_per_bar(qns)
+        steps_per_bar = _whole_steps_per_bar(qns)
         track = cls(steps_per_bar=steps_per_bar, steps_per_quarter=qns.steps_per_quarter)
 
         by_step: dict[int, set[int]] = collections.defaultdict(set)
@@ -385,24 +384,13 @@ def _encoding(pitch_classes) -> MultiDrumOneHotEncoding:
     return MultiDrumOneHotEncoding(pitch_classes)
 
 
-def _integer_steps_per_bar(qns: NoteSequence) -> int:
+def _whole_steps_per_bar(qns: NoteSequence) -> int:
     if not qns.is_relative_quantized:
         raise QuantizationStatusError(
             "drum extraction needs a sequence quantized relative to tempo; "
             "call quantize_note_sequence() first"
         )
-    steps_per_bar = qns.steps_per_bar()
-    if steps_per_bar % 1:
-        ts = min(qns.time_signatures, key=lambda t: t.time) if qns.time_signatures else None
-        meter = f"{ts.numerator}/{ts.denominator}" if ts else "4/4"
-        raise NonIntegerStepsPerBarError(
-            f"time signature {meter} gives {steps_per_bar:g} steps per bar; "
-            "quantize with more steps per quarter"
-        )
-    return int(steps_per_bar)
-
-
-# --- extraction (magenta's drum pipeline) -----------------------------------------------------
+    return qns.whole_steps_per_bar()
 
 
 def extract_drum_tracks(
@@ -433,7 +421,7 @@ def extract_drum_tracks(
         "drum_tracks_truncated": 0,
         "drum_track_lengths_in_bars": collections.Counter(),
     }
-    steps_per_bar = _integer_steps_per_bar(qns)
+    steps_per_bar = _whole_steps_per_bar(qns)
     tracks: list[DrumTrack] = []
     while True:
         track = DrumTrack.from_quantized_sequence(

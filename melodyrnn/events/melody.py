@@ -33,40 +33,31 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from melodyrnn.constants import (
+    DEFAULT_STEPS_PER_BAR,
+    DEFAULT_STEPS_PER_QUARTER,
+    KEY_MATRIX,
+    MAX_MELODY_EVENT,
+    MAX_MIDI_PITCH,
+    MELODY_NO_EVENT,
+    MELODY_NOTE_OFF,
+    MIN_MELODY_EVENT,
+    MIN_MIDI_PITCH,
+    NOTES_PER_OCTAVE,
+)
 from melodyrnn.errors import (
     EncodingError,
-    NonIntegerStepsPerBarError,
     PitchOutOfRangeError,
     PolyphonicMelodyError,
     QuantizationStatusError,
 )
 from melodyrnn.sequence import (
     DEFAULT_QPM,
-    DEFAULT_STEPS_PER_QUARTER,
     STANDARD_PPQ,
     Note,
     NoteSequence,
     QuantizationInfo,
     Tempo,
-)
-
-MELODY_NO_EVENT = -2
-MELODY_NOTE_OFF = -1
-NUM_SPECIAL_MELODY_EVENTS = 2
-MIN_MELODY_EVENT = -2
-MAX_MELODY_EVENT = 127
-MIN_MIDI_PITCH = 0
-MAX_MIDI_PITCH = 127
-NOTES_PER_OCTAVE = 12
-DEFAULT_STEPS_PER_BAR = 16
-
-MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
-
-# KEY_MEMBERSHIP[pitch_class, key] is 1 when the major key with tonic `key` contains the pitch
-# class, so a pitch-class histogram @ KEY_MEMBERSHIP counts the notes that fit each key.
-KEY_MEMBERSHIP = np.array(
-    [[int((pc - key) % NOTES_PER_OCTAVE in MAJOR_SCALE) for key in range(12)] for pc in range(12)],
-    dtype=np.int64,
 )
 
 # The stats counters of extract_melodies, in Magenta's order.
@@ -93,7 +84,7 @@ def note_histogram(events) -> np.ndarray:
 
 def major_key_histogram(events) -> np.ndarray:
     """For each major key (C = 0 .. B = 11), how many note onsets lie in its scale."""
-    return note_histogram(events) @ KEY_MEMBERSHIP
+    return note_histogram(events) @ KEY_MATRIX
 
 
 def major_key(events) -> int:
@@ -200,27 +191,6 @@ def _require_relative_quantized(qns: NoteSequence) -> None:
         )
 
 
-def steps_per_bar_in_sequence(qns: NoteSequence) -> int:
-    """Whole steps per bar of a relative-quantized sequence, from its first time signature.
-
-    Raises :class:`NonIntegerStepsPerBarError` when the bar is not a whole number of steps
-    (e.g. 5/8 at 1 step per quarter: 2.5 steps), as note-seq does.
-    """
-    _require_relative_quantized(qns)
-    numerator, denominator = 4, 4
-    if qns.time_signatures:
-        numerator = qns.time_signatures[0].numerator
-        denominator = qns.time_signatures[0].denominator
-    spq = qns.quantization_info.steps_per_quarter
-    steps = spq * ((4.0 / denominator) * numerator)
-    if steps % 1 != 0:
-        raise NonIntegerStepsPerBarError(
-            f"time signature {numerator}/{denominator} at {spq} steps per quarter gives "
-            f"{steps:g} steps per bar; quantize with more steps per quarter"
-        )
-    return int(steps)
-
-
 class _MelodyNotes:
     """The notes :meth:`Melody.from_quantized_sequence` keeps, before they become events."""
 
@@ -251,7 +221,8 @@ def _select_melody_notes(
     starting ``gap_bars`` bars or more after the last kept note's end stops the walk; a note
     starting inside the last kept one cuts it short.
     """
-    steps_per_bar = steps_per_bar_in_sequence(qns)
+    _require_relative_quantized(qns)
+    steps_per_bar = qns.whole_steps_per_bar()
     notes = sorted(
         (
             n
@@ -809,7 +780,8 @@ def project_melody(
     A whole piece is one melody here (no gap splitting); :func:`extract_melodies` adds splitting
     and filtering on top.
     """
-    steps_per_bar = steps_per_bar_in_sequence(qns)
+    _require_relative_quantized(qns)
+    steps_per_bar = qns.whole_steps_per_bar()
     own = [n for n in qns.notes if n.instrument == instrument]
     origin = 0
     if own:
@@ -887,15 +859,6 @@ def project_melody_magenta_js(
 
 __all__ = [
     "EXTRACT_COUNTERS",
-    "MAJOR_SCALE",
-    "MAX_MELODY_EVENT",
-    "MAX_MIDI_PITCH",
-    "MELODY_NOTE_OFF",
-    "MELODY_NO_EVENT",
-    "MIN_MELODY_EVENT",
-    "MIN_MIDI_PITCH",
-    "NOTES_PER_OCTAVE",
-    "NUM_SPECIAL_MELODY_EVENTS",
     "Melody",
     "extract_melodies",
     "major_key",
@@ -906,6 +869,5 @@ __all__ = [
     "project_melody",
     "project_melody_magenta_js",
     "squash_amount",
-    "steps_per_bar_in_sequence",
     "transpose_pitches",
 ]

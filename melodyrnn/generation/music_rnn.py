@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from melodyrnn.constants import MELODY_NO_EVENT
 from melodyrnn.encoding.encoders import ConditionalEventSequenceEncoderDecoder, make_encoder
 from melodyrnn.errors import CheckpointError, GenerationError, QuantizationStatusError
-from melodyrnn.events.melody import MELODY_NO_EVENT
 from melodyrnn.generation.sampler import GenerationResult, generate
 from melodyrnn.generation.sampler import score as score_tokens
 from melodyrnn.models.checkpoint import load_checkpoint, save_checkpoint

@@ -38,8 +38,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from melodyrnn.constants import DEFAULT_STEPS_PER_QUARTER, MELODY_NOTE_OFF
 from melodyrnn.errors import GenerationError, MelodyRNNError
-from melodyrnn.events.melody import MELODY_NOTE_OFF, Melody
+from melodyrnn.events.melody import Melody
 from melodyrnn.scales import allowed_pitches
 from melodyrnn.sequence import (
     InstrumentInfo,
@@ -55,7 +56,6 @@ from melodyrnn.sequence import (
     time_change_points,
 )
 
-STEPS_PER_QUARTER = 4
 MAX_PRIMER_STEPS = 8192  # 512 bars of 4/4; a longer primer only costs time (use primer_bars)
 _MELODY_WORDS = ("melody", "lead", "vocal", "voice", "solo", "tune", "theme")
 _ACCOMPANIMENT_WORDS = ("bass", "drum", "pad", "chord", "accomp", "harmony", "string")
@@ -163,7 +163,7 @@ class Primer:
 
     def step_to_seconds(self, step: float) -> float:
         """Seconds in the source file of a step of the section."""
-        return self.section_start + self.tempo_map.seconds_at(step / STEPS_PER_QUARTER)
+        return self.section_start + self.tempo_map.seconds_at(step / DEFAULT_STEPS_PER_QUARTER)
 
 
 def prepare_primer(
@@ -190,7 +190,9 @@ def prepare_primer(
     section.notes = [n for n in section.notes if n.instrument == instrument and not n.is_drum]
     tempo_map = TempoMap(section.tempos)
     try:
-        quantized = quantize_note_sequence(flatten_tempo(section, qpm=60.0), STEPS_PER_QUARTER)
+        quantized = quantize_note_sequence(
+            flatten_tempo(section, qpm=60.0), DEFAULT_STEPS_PER_QUARTER
+        )
         melody = Melody.from_quantized_sequence(
             quantized,
             instrument=instrument,
@@ -212,7 +214,7 @@ def prepare_primer(
                 [int(e) for e in melody.to_array()[cut:]],
                 start_step=melody.start_step + cut,
                 steps_per_bar=steps_per_bar,
-                steps_per_quarter=STEPS_PER_QUARTER,
+                steps_per_quarter=DEFAULT_STEPS_PER_QUARTER,
             )
     if len(melody) > MAX_PRIMER_STEPS:
         raise PrimerError(
@@ -225,7 +227,7 @@ def prepare_primer(
     last_end = max(n.end_time for n in notes) - section_start
     end_step = max(
         melody.start_step + len(melody),
-        math.ceil(tempo_map.beats_at(last_end) * STEPS_PER_QUARTER - 1e-3),
+        math.ceil(tempo_map.beats_at(last_end) * DEFAULT_STEPS_PER_QUARTER - 1e-3),
     )
     melody.set_length(end_step - melody.start_step)
     velocities = [n.velocity for n in notes]

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from melodyrnn.constants import pitch_name
 from melodyrnn.errors import MelodyRNNError, OutputExistsError, RenderError
 from melodyrnn.files import atomic_path
 from melodyrnn.sequence import ControlChange, NoteSequence, TempoMap, TimeSignature
@@ -52,7 +53,6 @@ WAV_METHODS = ("fluidsynth", "tinysoundfont", "sine")
 SYSTEM_SOUNDFONT_GLOB = "/usr/share/sounds/sf2/*.sf2"
 # Beyond this many bars, only every n-th bar line is drawn, or they would grey out the plot.
 _MAX_BAR_LINES = 400
-_NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _DRUM_CHANNEL = 9
 
 
@@ -74,11 +74,6 @@ def _atomic_output(path: Path) -> Iterator[Path]:
             yield tmp
     except OSError as exc:
         raise RenderError(f"cannot write '{path}': {exc.strerror or exc}") from exc
-
-
-def note_name(pitch: int) -> str:
-    """Scientific pitch notation with MIDI 60 = C4."""
-    return f"{_NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 def bar_start_times(ns: NoteSequence, end_time: float | None = None) -> list[float]:
@@ -159,7 +154,7 @@ def piano_roll_png(
     low, high = min(pitches) - 1, max(pitches) + 1
     ax.set_ylim(low - 0.5, high + 0.5)
     ticks = _pitch_ticks(low, high)
-    ax.set_yticks(ticks, [note_name(p) for p in ticks])
+    ax.set_yticks(ticks, [pitch_name(p) for p in ticks])
     for c in (p for p in range(low, high + 1) if p % 12 == 0):
         ax.axhline(c - 0.5, color=BAR_LINE_COLOR, linewidth=0.6, zorder=0)
 

@@ -29,12 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from melodyrnn.constants import DEFAULT_STEPS_PER_QUARTER, MAGENTA_STEPS_PER_BAR, MELODY_NO_EVENT
 from melodyrnn.errors import ConfigError, DatasetError
-from melodyrnn.events.melody import MELODY_NO_EVENT
 from melodyrnn.models.metrics import format_table
 
-STEPS_PER_BEAT = 4
-STEPS_PER_BAR = 16
 MUSICAL_METRICS = {
     "pitch_class_entropy": "pitch-class entropy (bits)",
     "scale_consistency": "scale consistency",
@@ -191,7 +189,7 @@ def sounding_steps(events) -> np.ndarray:
     return (latest >= 0) & (ev[np.maximum(latest, 0)] >= 0)
 
 
-def melody_features(events, steps_per_bar: int = STEPS_PER_BAR) -> dict:
+def melody_features(events, steps_per_bar: int = MAGENTA_STEPS_PER_BAR) -> dict:
     """The musical statistics of one melody event array (NaN where a melody has too few notes).
 
     pitch_class_entropy: entropy (bits) of the note-count histogram of pitch classes;
@@ -215,10 +213,10 @@ def melody_features(events, steps_per_bar: int = STEPS_PER_BAR) -> dict:
         entropy = in_scale = nan
         histogram[:] = nan
     sounding = sounding_steps(ev)
-    beats = math.ceil(len(ev) / STEPS_PER_BEAT)
-    padded = np.zeros(beats * STEPS_PER_BEAT, bool)
+    beats = math.ceil(len(ev) / DEFAULT_STEPS_PER_QUARTER)
+    padded = np.zeros(beats * DEFAULT_STEPS_PER_QUARTER, bool)
     padded[: len(ev)] = sounding
-    empty = ~padded.reshape(beats, STEPS_PER_BEAT).any(axis=1)
+    empty = ~padded.reshape(beats, DEFAULT_STEPS_PER_QUARTER).any(axis=1)
     return {
         "pitch_class_entropy": entropy,
         "scale_consistency": in_scale,
