@@ -41,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from melodyrnn.encoding.encoders import make_encoder  # noqa: E402
+from melodyrnn.encoding.specs import make_encoder  # noqa: E402
 from melodyrnn.errors import MelodyRNNError  # noqa: E402
 from melodyrnn.io.midi import midi_to_sequence, symusic_refusal  # noqa: E402
 from melodyrnn.training.dataset import DatasetSettings, find_midi_files, melodies_from_sequence  # noqa: E402

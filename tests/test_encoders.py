@@ -1,5 +1,5 @@
-"""Tests of melodyrnn.encoding.encoders against note-seq itself (the oracle), the magenta.js
-fixtures and hand-computed cases."""
+"""Tests of the melodyrnn.encoding encoder/decoders against note-seq itself (the oracle), the
+magenta.js fixtures and hand-computed cases."""
 
 from __future__ import annotations
 
@@ -13,7 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from melodyrnn.encoding import encoders as enc
+from melodyrnn.encoding.conditional import ConditionalEventSequenceEncoderDecoder
+from melodyrnn.encoding.key_melody import KeyMelodyEncoderDecoder
+from melodyrnn.encoding.lookback import LookbackEventSequenceEncoderDecoder
+from melodyrnn.encoding.one_hot import MelodyOneHotEncoding
+from melodyrnn.encoding.specs import encoder_spec, make_encoder
 from melodyrnn.errors import ConfigError, EncodingError, PitchOutOfRangeError
 
 with warnings.catch_warnings():  # note-seq pulls in pydub, which warns about ffmpeg
@@ -95,30 +99,30 @@ def histories(min_note: int, max_note: int, rows: int = 2):
 def _pairs():
     return {
         "basic": (
-            lambda: enc.make_encoder({"type": "one_hot_melody", "min_note": 48, "max_note": 84}),
+            lambda: make_encoder({"type": "one_hot_melody", "min_note": 48, "max_note": 84}),
             lambda: ns_ed.OneHotEventSequenceEncoderDecoder(ns_melody.MelodyOneHotEncoding(48, 84)),
             (48, 84),
         ),
         "mono": (
-            lambda: enc.make_encoder({"type": "one_hot_melody", "min_note": 0, "max_note": 128}),
+            lambda: make_encoder({"type": "one_hot_melody", "min_note": 0, "max_note": 128}),
             lambda: ns_ed.OneHotEventSequenceEncoderDecoder(ns_melody.MelodyOneHotEncoding(0, 128)),
             (0, 128),
         ),
         "lookback": (
-            lambda: enc.make_encoder({"type": "lookback_melody", "min_note": 48, "max_note": 84}),
+            lambda: make_encoder({"type": "lookback_melody", "min_note": 48, "max_note": 84}),
             lambda: ns_ed.LookbackEventSequenceEncoderDecoder(
                 ns_melody.MelodyOneHotEncoding(48, 84)
             ),
             (48, 84),
         ),
         "key": (
-            lambda: enc.make_encoder({"type": "key_melody", "min_note": 48, "max_note": 84}),
+            lambda: make_encoder({"type": "key_melody", "min_note": 48, "max_note": 84}),
             lambda: ns_melody.KeyMelodyEncoderDecoder(48, 84),
             (48, 84),
         ),
         # min_note 0 exercises Magenta's "a sounding pitch 0 is silence" quirk.
         "key_full": (
-            lambda: enc.KeyMelodyEncoderDecoder(0, 128),
+            lambda: KeyMelodyEncoderDecoder(0, 128),
             lambda: ns_melody.KeyMelodyEncoderDecoder(0, 128),
             (0, 128),
         ),
@@ -230,12 +234,12 @@ def test_labels_decode_back_to_the_events(name, data):
 
 
 def test_short_history_repeat_labels_decode_to_no_event():
-    lookback = enc.make_encoder({"type": "lookback_melody"})
+    lookback = make_encoder({"type": "lookback_melody"})
     assert lookback.class_index_to_event(38, [60] * 15) == NO_EVENT
     assert lookback.class_index_to_event(38, [60] + [NO_EVENT] * 15) == 60
     assert lookback.class_index_to_event(39, list(range(50, 81))) == NO_EVENT
     assert lookback.class_index_to_event(39, list(range(50, 82))) == 50
-    key = enc.make_encoder({"type": "key_melody"})
+    key = make_encoder({"type": "key_melody"})
     assert key.class_index_to_event(38, []) == NO_EVENT
     assert key.class_index_to_event(36, [60]) == NO_EVENT
     assert key.class_index_to_event(37, [60]) == NOTE_OFF
@@ -292,7 +296,7 @@ def test_fixture_melodies_match_note_seq(name, fixture_melodies):
 
 def test_melody_one_hot_encoding_matches_note_seq():
     for lo, hi in [(48, 84), (0, 128), (60, 61)]:
-        ours, theirs = enc.MelodyOneHotEncoding(lo, hi), ns_melody.MelodyOneHotEncoding(lo, hi)
+        ours, theirs = MelodyOneHotEncoding(lo, hi), ns_melody.MelodyOneHotEncoding(lo, hi)
         assert ours.num_classes == theirs.num_classes
         events = np.array([NO_EVENT, NOTE_OFF, *range(lo, hi)])
         classes = ours.encode_events(events)
@@ -300,13 +304,13 @@ def test_melody_one_hot_encoding_matches_note_seq():
         np.testing.assert_array_equal(ours.decode_events(classes), events)
         assert [ours.encode_event(int(e)) for e in events] == classes.tolist()
         assert [ours.decode_event(int(c)) for c in classes] == events.tolist()
-    assert enc.MelodyOneHotEncoding(48, 84).num_classes == 38
-    assert enc.MelodyOneHotEncoding(0, 128).num_classes == 130
-    assert enc.MelodyOneHotEncoding().encode_event(60) == 14
+    assert MelodyOneHotEncoding(48, 84).num_classes == 38
+    assert MelodyOneHotEncoding(0, 128).num_classes == 130
+    assert MelodyOneHotEncoding().encode_event(60) == 14
 
 
 def test_melody_one_hot_encoding_errors():
-    encoding = enc.MelodyOneHotEncoding(48, 84)
+    encoding = MelodyOneHotEncoding(48, 84)
     for pitch in (47, 84, 127):
         with pytest.raises(PitchOutOfRangeError):
             encoding.encode_event(pitch)
@@ -320,11 +324,11 @@ def test_melody_one_hot_encoding_errors():
         encoding.encode_events(np.array([60.5]))
     for lo, hi in [(-1, 84), (48, 129), (60, 60), (60, 50)]:
         with pytest.raises(ConfigError):
-            enc.MelodyOneHotEncoding(lo, hi)
+            MelodyOneHotEncoding(lo, hi)
 
 
 def test_lookback_rows_by_hand():
-    encoder = enc.LookbackEventSequenceEncoderDecoder(enc.MelodyOneHotEncoding(48, 84))
+    encoder = LookbackEventSequenceEncoderDecoder(MelodyOneHotEncoding(48, 84))
     events = np.array([60] + [NO_EVENT] * 15 + [60, NOTE_OFF] + [NO_EVENT] * 16 + [62])
     inputs = encoder.inputs(events)
     # position 0: one-hot 60 -> class 14; lookback "next" events are before the start -> NO_EVENT
@@ -348,7 +352,7 @@ def test_lookback_rows_by_hand():
 
 
 def test_key_melody_attack_flag_quirk_by_hand():
-    encoder = enc.KeyMelodyEncoderDecoder(48, 84)
+    encoder = KeyMelodyEncoderDecoder(48, 84)
     inputs = encoder.inputs([60, NOTE_OFF, NO_EVENT, 64, 62])
     attack, silence, playing, direction = inputs[:, 38], inputs[:, 37], inputs[:, 36], inputs[:, 39]
     np.testing.assert_array_equal(attack, [1, 1, 0, 1, 1])  # NOTE_OFF does not clear it
@@ -366,7 +370,7 @@ def test_key_melody_attack_flag_quirk_by_hand():
 
 
 def test_key_melody_labels_by_hand():
-    encoder = enc.KeyMelodyEncoderDecoder(48, 84)
+    encoder = KeyMelodyEncoderDecoder(48, 84)
     events = np.array([48, NOTE_OFF, NO_EVENT, 83] + [NO_EVENT] * 29 + [NOTE_OFF, 50])
     labels = encoder.labels(events)
     assert labels[:4].tolist() == [0, 37, 39, 35]
@@ -414,7 +418,7 @@ def drum_tracks(max_size=100):
 
 
 def drum_pair():
-    ours = enc.LookbackEventSequenceEncoderDecoder(StandInDrumEncoding(), [], 6)
+    ours = LookbackEventSequenceEncoderDecoder(StandInDrumEncoding(), [], 6)
     theirs = ns_ed.LookbackEventSequenceEncoderDecoder(ns_drums.MultiDrumOneHotEncoding(), [], 6)
     return ours, theirs
 
@@ -461,7 +465,7 @@ def test_magenta_js_drum_label_above_511_feeds_a_zero_row():
     primer = json.loads((FIXTURES / "expected" / "drum_kit_3x16_attn__drum_beat.json").read_text())
     indices = np.array(primer["primer"]["indices"])
     assert indices[30] == 514
-    encoder = enc.LookbackEventSequenceEncoderDecoder(StandInDrumEncoding(), [], 6)
+    encoder = LookbackEventSequenceEncoderDecoder(StandInDrumEncoding(), [], 6)
     inputs = encoder.inputs(indices)
     assert inputs.shape == (32, 518)
     ok = indices < 512
@@ -489,8 +493,8 @@ def test_real_magenta_js_drum_encoder_feeds_a_zero_row():
     primer = json.loads((FIXTURES / "expected" / "drum_kit_3x16_attn__drum_beat.json").read_text())
     indices = np.array(primer["primer"]["indices"])
     spec = {"type": "drums", "binary_counter_bits": 6, "pitch_classes": "magenta_js"}
-    inputs = enc.make_encoder(spec).inputs(indices)
-    want = enc.LookbackEventSequenceEncoderDecoder(StandInDrumEncoding(), [], 6).inputs(indices)
+    inputs = make_encoder(spec).inputs(indices)
+    want = LookbackEventSequenceEncoderDecoder(StandInDrumEncoding(), [], 6).inputs(indices)
     np.testing.assert_array_equal(inputs, want)
     assert not inputs[30, :512].any()
 
@@ -499,7 +503,7 @@ def test_real_magenta_js_drum_encoder_feeds_a_zero_row():
 @SETTINGS
 @given(pitch_sets=drum_tracks())
 def test_real_drum_encoder_matches_note_seq(pitch_sets):
-    ours = enc.make_encoder({"type": "drums", "binary_counter_bits": 6, "pitch_classes": "magenta"})
+    ours = make_encoder({"type": "drums", "binary_counter_bits": 6, "pitch_classes": "magenta"})
     _, theirs = drum_pair()
     check_drums(ours, theirs, pitch_sets)
 
@@ -530,8 +534,8 @@ class IntOneHot(ns_ed.OneHotEncoding):
 
 
 def conditional_pair():
-    target = enc.make_encoder({"type": "lookback_melody"})
-    ours = enc.ConditionalEventSequenceEncoderDecoder(StandInControl(), target)
+    target = make_encoder({"type": "lookback_melody"})
+    ours = ConditionalEventSequenceEncoderDecoder(StandInControl(), target)
     theirs = ns_ed.ConditionalEventSequenceEncoderDecoder(
         ns_ed.OneHotEventSequenceEncoderDecoder(IntOneHot()),
         ns_ed.LookbackEventSequenceEncoderDecoder(ns_melody.MelodyOneHotEncoding(48, 84)),
@@ -604,12 +608,12 @@ NS_CHORD_CONTROLS = {
 @given(data=st.data())
 def test_chord_conditional_matches_note_seq(control, data):
     spec = {"type": "conditional", "control": {"type": control}, "target": {"type": "key_melody"}}
-    ours = enc.make_encoder(spec)
+    ours = make_encoder(spec)
     theirs = ns_ed.ConditionalEventSequenceEncoderDecoder(
         NS_CHORD_CONTROLS[control](), ns_melody.KeyMelodyEncoderDecoder(48, 84)
     )
     assert ours.input_size == theirs.input_size
-    assert enc.encoder_spec(ours) == {**spec, "target": enc.encoder_spec(ours.target_encoder)}
+    assert encoder_spec(ours) == {**spec, "target": encoder_spec(ours.target_encoder)}
     events = data.draw(melodies(48, 84, max_size=40))
     chords = data.draw(
         st.lists(st.sampled_from(CHORDS), min_size=len(events), max_size=len(events))
@@ -653,18 +657,18 @@ SPECS = [
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s["type"])
 def test_spec_round_trip(spec):
-    encoder = enc.make_encoder(spec)
-    assert enc.encoder_spec(encoder) == spec
-    assert json.loads(json.dumps(enc.encoder_spec(encoder))) == spec
-    again = enc.make_encoder(enc.encoder_spec(encoder))
+    encoder = make_encoder(spec)
+    assert encoder_spec(encoder) == spec
+    assert json.loads(json.dumps(encoder_spec(encoder))) == spec
+    again = make_encoder(encoder_spec(encoder))
     assert (again.input_size, again.num_classes) == (encoder.input_size, encoder.num_classes)
 
 
 def test_spec_defaults_are_magentas():
-    assert enc.encoder_spec(enc.make_encoder({"type": "lookback_melody"})) == SPECS[2]
-    assert enc.encoder_spec(enc.make_encoder({"type": "key_melody"})) == SPECS[4]
-    direct = enc.LookbackEventSequenceEncoderDecoder(StandInDrumEncoding(), [], 6)
-    assert enc.encoder_spec(direct) == {
+    assert encoder_spec(make_encoder({"type": "lookback_melody"})) == SPECS[2]
+    assert encoder_spec(make_encoder({"type": "key_melody"})) == SPECS[4]
+    direct = LookbackEventSequenceEncoderDecoder(StandInDrumEncoding(), [], 6)
+    assert encoder_spec(direct) == {
         "type": "drums",
         "binary_counter_bits": 6,
         "pitch_classes": "magenta",
@@ -675,9 +679,9 @@ def test_spec_defaults_are_magentas():
 @pytest.mark.parametrize("pitch_classes", ["magenta", "magenta_js"])
 def test_drum_spec_round_trip(pitch_classes):
     spec = {"type": "drums", "binary_counter_bits": 6, "pitch_classes": pitch_classes}
-    encoder = enc.make_encoder(spec)
+    encoder = make_encoder(spec)
     assert (encoder.input_size, encoder.num_classes) == (518, 512)
-    assert enc.encoder_spec(encoder) == spec
+    assert encoder_spec(encoder) == spec
 
 
 @pytest.mark.skipif(not has_module("melodyrnn.events.chords"), reason="events/chords.py not yet")
@@ -687,13 +691,13 @@ def test_conditional_spec_round_trip():
         "control": {"type": "pitch_chords"},
         "target": {"type": "one_hot_melody", "min_note": 48, "max_note": 84},
     }
-    encoder = enc.make_encoder(spec)
+    encoder = make_encoder(spec)
     assert (encoder.input_size, encoder.num_classes) == (75, 38)  # chord_pitches_improv
-    assert enc.encoder_spec(encoder) == spec
+    assert encoder_spec(encoder) == spec
     # magenta.js's PitchChordEncoder ignores slash basses: C/E keeps bass C
     js_spec = {**spec, "control": {"type": "pitch_chords", "slash_bass": False}}
-    js = enc.make_encoder(js_spec)
-    assert enc.encoder_spec(js) == js_spec
+    js = make_encoder(js_spec)
+    assert encoder_spec(js) == js_spec
     events = np.array([60, NO_EVENT])
     assert js.inputs(events, ["C", "C/E", "C/E"])[0, 25] == 1
     assert encoder.inputs(events, ["C", "C/E", "C/E"])[0, 25 + 4] == 1
@@ -727,7 +731,7 @@ def test_conditional_spec_round_trip():
 )
 def test_bad_specs_raise_config_error(spec):
     with pytest.raises(ConfigError):
-        enc.make_encoder(spec)
+        make_encoder(spec)
 
 
 def test_encoder_errors():

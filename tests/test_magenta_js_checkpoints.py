@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from melodyrnn.encoding.encoders import make_encoder
+from melodyrnn.encoding.specs import make_encoder
 from melodyrnn.generation.sampler import generate
 from melodyrnn.models.magenta_js import load_magenta_js_checkpoint
 

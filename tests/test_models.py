@@ -204,7 +204,7 @@ def test_registry_values():
 
 
 def test_registry_encoder_specs_build_encoders_of_the_configured_size():
-    from melodyrnn.encoding.encoders import make_encoder
+    from melodyrnn.encoding.specs import make_encoder
 
     for name, config in CONFIGS.items():
         encoder = make_encoder(config.encoder)

@@ -100,7 +100,7 @@ class TokenResult:
 
 def encode_sequence(ns, encoding: str = "basic_rnn", keep_highest: bool = False) -> TokenResult:
     """Tokens of an (unquantized) NoteSequence under a named encoding; see the module doc."""
-    from melodyrnn.encoding.encoders import make_encoder
+    from melodyrnn.encoding.specs import make_encoder
 
     if encoding not in ENCODINGS:
         raise EncodingError(f"unknown encoding {encoding!r}; choose one of: {', '.join(ENCODINGS)}")

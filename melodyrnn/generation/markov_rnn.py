@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from melodyrnn.encoding.encoders import make_encoder
+from melodyrnn.encoding.specs import make_encoder
 from melodyrnn.errors import CheckpointError, ConfigError, DatasetError
 from melodyrnn.files import atomic_folder
 from melodyrnn.generation.music_rnn import MusicRNN

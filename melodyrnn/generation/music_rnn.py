@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from melodyrnn.constants import MELODY_NO_EVENT
-from melodyrnn.encoding.encoders import ConditionalEventSequenceEncoderDecoder, make_encoder
+from melodyrnn.encoding.conditional import ConditionalEventSequenceEncoderDecoder
+from melodyrnn.encoding.specs import make_encoder
 from melodyrnn.errors import CheckpointError, GenerationError, QuantizationStatusError
 from melodyrnn.generation.sampler import GenerationResult, generate
 from melodyrnn.generation.sampler import score as score_tokens

@@ -30,7 +30,7 @@ class ModelConfig:
 
     Attributes:
         name: config id, e.g. ``"basic_rnn"``.
-        encoder: JSON-able encoder spec understood by ``melodyrnn.encoding.encoders.make_encoder``.
+        encoder: JSON-able encoder spec understood by ``melodyrnn.encoding.specs.make_encoder``.
         input_size: width of one input row (the encoder's ``input_size``).
         num_classes: number of output classes (the encoder's ``num_classes``).
         layer_sizes: LSTM layer sizes, bottom first; they may differ.

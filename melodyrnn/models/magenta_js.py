@@ -11,7 +11,7 @@ Layers are discovered like magenta.js does: ``cell_0``, ``cell_1``, ... until a 
 missing; the model has attention iff ``rnn/attention_cell_wrapper/kernel`` exists, and then
 uses magenta.js's layout (output projection fed by layer 2, no ``attention/bias`` in the query).
 
-The spec is also turned into one of our encoder specs (see ``melodyrnn.encoding.encoders``):
+The spec is also turned into one of our encoder specs (see ``melodyrnn.encoding.specs``):
 
 * ``MelodyConverter {minPitch, maxPitch}`` -> ``one_hot_melody`` with ``max_note = maxPitch + 1``;
 * ``DrumsOneHotConverter`` (+ ``BinaryCounter(numBits)`` aux input) -> ``drums`` with
@@ -61,7 +61,7 @@ class MagentaJsSpec:
     Attributes:
         name: the checkpoint folder name.
         js_config: ``config.json`` as read.
-        encoder: our encoder spec dict (for ``melodyrnn.encoding.encoders.make_encoder``).
+        encoder: our encoder spec dict (for ``melodyrnn.encoding.specs.make_encoder``).
         input_size: X, the width of one input row (controls + one-hot + aux).
         num_classes: D, the number of output classes.
         control_size: width of the chord rows (0 without a chord encoder).

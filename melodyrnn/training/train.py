@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from melodyrnn.encoding.encoders import make_encoder
+from melodyrnn.encoding.specs import make_encoder
 from melodyrnn.errors import ConfigError, DatasetError
 from melodyrnn.files import atomic_path, write_bytes_atomically
 from melodyrnn.models.checkpoint import save_checkpoint
