@@ -27,6 +27,8 @@ if __name__ == "__main__" and "--numpy-default-threads" not in sys.argv:
 
 import numpy as np  # noqa: E402
 
+from melodyrnn.generation.options import SamplingOptions
+
 INPUT = CLASSES = 38
 LAYERS = [512, 512]
 PRIMER = 16
@@ -149,8 +151,7 @@ def time_torch(model, batch: int, steps: int, repeats: int, threads: int | None)
             labels,
             feeder,
             n,
-            num_outputs=batch,
-            temperature=None,
+            options=SamplingOptions(num_outputs=batch, temperature=None),
             num_threads=threads,
         )
 

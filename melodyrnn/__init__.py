@@ -5,7 +5,8 @@ is used::
 
     import melodyrnn
 
-    outputs = melodyrnn.continue_midi("phrase.mid", steps=64, num_outputs=4, seed=0)
+    options = melodyrnn.SamplingOptions(temperature=1.0, num_outputs=4, seed=0)
+    outputs = melodyrnn.continue_midi("phrase.mid", steps=64, options=options)
     melodyrnn.sequence_to_midi_file(outputs[0], "continued.mid")
 """
 
@@ -21,6 +22,8 @@ _LAZY = {
     "sequence_to_midi_file": "io.midi",
     "sequence_to_pretty_midi": "io.midi",
     "MusicRNN": "generation.music_rnn",
+    "load_model": "generation.music_rnn",
+    "SamplingOptions": "generation.options",
     "continue_midi": "generation.primer",
     "prepare_primer": "generation.primer",
     "extract_melodies": "events.melody",
@@ -34,3 +37,7 @@ def __getattr__(name: str):
     if name in _LAZY:
         return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'melodyrnn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -146,30 +146,25 @@ def _add_continue(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
 
 
-def _check_sampling_options(args) -> None:
+def _sampling_options(args):
+    """The ``continue`` flags as the library's SamplingOptions (it validates them)."""
     from melodyrnn.errors import GenerationError
+    from melodyrnn.generation.options import SamplingOptions
 
-    if args.temperature is not None and args.temperature < 0:
-        raise GenerationError(f"--temperature must be >= 0, got {args.temperature}")
-    if not args.temperature and (args.top_k is not None or args.top_p is not None):
-        raise GenerationError(
-            "--temperature 0 picks the most likely event; --top-k/--top-p need sampling: "
-            "give a temperature > 0"
-        )
-    if args.top_p is not None and not 0 < args.top_p <= 1:
-        raise GenerationError(f"--top-p must be in (0, 1], got {args.top_p}")
-    if args.top_k is not None and args.top_k < 1:
-        raise GenerationError(f"--top-k must be >= 1, got {args.top_k}")
-    for name in ("num_outputs", "beam_size", "branch_factor", "steps_per_iteration"):
-        if getattr(args, name) < 1:
-            flag = "--" + name.replace("_", "-")
-            raise GenerationError(f"{flag} must be >= 1, got {getattr(args, name)}")
     if args.scale and not args.key:
         raise GenerationError("--scale needs --key (the tonic), e.g. --key A --scale minor")
-    if args.key:
-        from melodyrnn.scales import scale_pitch_classes
-
-        scale_pitch_classes(args.key, args.scale or "major")
+    return SamplingOptions(
+        temperature=args.temperature,
+        seed=args.seed,
+        num_outputs=args.num_outputs,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        beam_size=args.beam_size,
+        branch_factor=args.branch_factor,
+        steps_per_iteration=args.steps_per_iteration,
+        key=args.key,
+        scale=args.scale,
+    )
 
 
 def _parse_chords(text: str | None) -> list[str] | None:
@@ -189,20 +184,16 @@ def _run_continue(args) -> int:
     from pathlib import Path
 
     from melodyrnn.errors import GenerationError, OutputExistsError
-    from melodyrnn.generation.primer import (
-        continue_primer,
-        load_model,
-        merge_continuation,
-        prepare_primer,
-    )
+    from melodyrnn.generation.music_rnn import load_model
+    from melodyrnn.generation.primer import continue_merged, prepare_primer
     from melodyrnn.io.midi import midi_to_sequence, sequence_to_midi_file
 
-    _check_sampling_options(args)
+    options = _sampling_options(args)
     chords = _parse_chords(args.chords)
     source = midi_to_sequence(args.primer)
     primer = prepare_primer(source, track=args.track, primer_bars=args.primer_bars)
     if args.bars is not None:
-        steps = round(args.bars * primer.steps_per_bar)
+        steps = primer.steps_for_bars(args.bars)
     else:
         steps = 64 if args.steps is None else args.steps
     if steps < 1:
@@ -211,7 +202,7 @@ def _run_continue(args) -> int:
     out_dir = Path(args.output_dir)
     stem = Path(args.primer).stem
     suffix = "continuation" if args.exclude_primer else "continued"
-    paths = [out_dir / f"{stem}_{suffix}_{k}.mid" for k in range(1, args.num_outputs + 1)]
+    paths = [out_dir / f"{stem}_{suffix}_{k}.mid" for k in range(1, options.num_outputs + 1)]
     extras = [".png"] * args.png + [".wav"] * args.wav
     if not args.force:
         for path in paths:
@@ -220,30 +211,20 @@ def _run_continue(args) -> int:
                     raise OutputExistsError(candidate)
 
     model = load_model(args.model)
-    seed = args.seed
-    if seed is None and args.temperature:
-        seed = random.SystemRandom().randrange(2**31)
-        print(f"seed {seed} (pass --seed {seed} to get the same results again)")
-    rows = continue_primer(
+    if options.seed is None and options.sampling:
+        options = options.replace(seed=random.SystemRandom().randrange(2**31))
+        print(f"seed {options.seed} (pass --seed {options.seed} to get the same results again)")
+    outputs = continue_merged(
         primer,
         model,
         steps,
-        num_outputs=args.num_outputs,
-        temperature=args.temperature or None,
-        seed=seed,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        beam_size=args.beam_size,
-        branch_factor=args.branch_factor,
-        steps_per_iteration=args.steps_per_iteration,
-        key=args.key,
-        scale=args.scale,
+        options,
+        exclude_primer=args.exclude_primer,
         chord_progression=chords,
     )
-    start = primer.step_to_seconds(primer.end_step)
+    start = primer.continuation_start
     out_dir.mkdir(parents=True, exist_ok=True)
-    for path, row in zip(paths, rows):
-        ns = merge_continuation(primer, row, exclude_primer=args.exclude_primer)
+    for path, ns in zip(paths, outputs):
         sequence_to_midi_file(ns, path)
         added = len(ns.notes) - (0 if args.exclude_primer else len(source.notes))
         where = "" if args.exclude_primer else f", from {start:.2f} s"
@@ -481,6 +462,18 @@ def _run_evaluate(args) -> int:
 # --- entry point -------------------------------------------------------------------------
 
 
+class _FlagSpellings(dict):
+    """A library parameter as the CLI spells it: ``primer_bars`` -> ``--primer-bars``."""
+
+    _OTHER = {"chord_progression": "--chords", "options": "the sampling flags"}
+
+    def __missing__(self, name: str) -> str:
+        return self._OTHER.get(name, "--" + name.replace("_", "-"))
+
+    def get(self, name, default=None):
+        return self[name]
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line too (and still exit status 2)."""
 
@@ -511,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except MelodyRNNError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {exc.worded(_FlagSpellings())}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `melodyrnn encode x.mid | head`
         sys.stderr.close()

@@ -2,11 +2,54 @@
 
 A message is one line that says what is wrong and, where it helps, what to do.
 The CLI prints it as ``melodyrnn: error: <message>`` and exits with status 2.
+
+Library code speaks the library: a message that tells the user to change an argument names the
+parameter (``primer_bars``), as a ``{primer_bars}`` placeholder listed in ``parameters``. ``str()``
+fills in the parameter names; a front end fills in its own spellings with :meth:`worded`
+(the CLI: ``--primer-bars``).
 """
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
 
 
 class MelodyRNNError(Exception):
-    """Base class of all melodyrnn errors."""
+    """Base class of all melodyrnn errors.
+
+    Args:
+        message: the one-line message; ``{name}`` stands for each name in ``parameters``.
+        parameters: the library parameters the message refers to.
+    """
+
+    # How str() spells a parameter where its bare name would not read well.
+    library_spellings: Mapping[str, str] = {"force": "force=True"}
+
+    def __init__(self, message: object = "", *, parameters: Iterable[str] = ()):
+        self.template = str(message)
+        self.parameters = tuple(parameters)
+        super().__init__(self.worded())
+
+    def worded(self, spellings: Mapping[str, str] | None = None) -> str:
+        """The message with each parameter spelled as ``spellings`` says (else the library's)."""
+        if not self.parameters:
+            return self.template
+        text = self.template
+        for name in self.parameters:
+            given = spellings.get(name) if spellings is not None else None
+            spelling = given or self.library_spellings.get(name, name)
+            text = text.replace("{" + name + "}", spelling)
+        return text
+
+    def __reduce__(self):  # keep template and parameters across processes (dataset workers)
+        return (_restore, (type(self), self.template, self.parameters, dict(self.__dict__)))
+
+
+def _restore(cls, template: str, parameters: tuple, state: dict) -> MelodyRNNError:
+    error = cls.__new__(cls)
+    MelodyRNNError.__init__(error, template, parameters=parameters)
+    error.__dict__.update(state)
+    return error
 
 
 # --- MIDI and sequences -----------------------------------------------------
@@ -82,6 +125,10 @@ class GenerationError(MelodyRNNError):
     """A continuation cannot be generated with the given primer and options."""
 
 
+class PrimerError(GenerationError):
+    """A primer file cannot be used as it is (no melody, unknown track, too long, ...)."""
+
+
 class DatasetError(MelodyRNNError):
     """A dataset cannot be built or read."""
 
@@ -91,11 +138,11 @@ class ChordEncodingError(EncodingError):
 
 
 class OutputExistsError(MelodyRNNError):
-    """An output file exists already; nothing is overwritten without --force."""
+    """An output file exists already; nothing is overwritten unless the caller says ``force``."""
 
     def __init__(self, path):
-        super().__init__(f"{path} exists; use --force to overwrite it")
         self.path = path
+        super().__init__(f"{path} exists; use {{force}} to overwrite it", parameters=("force",))
 
 
 class RenderError(MelodyRNNError):

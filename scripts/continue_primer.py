@@ -11,13 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from melodyrnn import MelodyRNNError
-from melodyrnn.generation.primer import (
-    continue_primer,
-    load_model,
-    merge_continuation,
-    prepare_primer,
-)
+from melodyrnn import MelodyRNNError, SamplingOptions, load_model
+from melodyrnn.generation.primer import continue_merged, prepare_primer
 from melodyrnn.io.midi import midi_to_sequence, sequence_to_midi_file
 
 
@@ -33,25 +28,21 @@ def main() -> None:
     args = parser.parse_args()
 
     model = load_model(args.model)  # once, for every file
+    options = SamplingOptions(
+        temperature=args.temperature, seed=args.seed, num_outputs=args.num_outputs
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for path in sorted(Path(args.primers).glob("*.mid")):
         try:
             primer = prepare_primer(midi_to_sequence(path))
-            rows = continue_primer(
-                primer,
-                model,
-                args.steps,
-                num_outputs=args.num_outputs,
-                temperature=args.temperature,
-                seed=args.seed,
-            )
+            outputs = continue_merged(primer, model, args.steps, options)
         except MelodyRNNError as exc:  # e.g. a drums-only file: say why and go on
             print(f"skipped {path.name}: {exc}")
             continue
-        for k, events in enumerate(rows, 1):
+        for k, ns in enumerate(outputs, 1):
             target = out / f"{path.stem}_continued_{k}.mid"
-            sequence_to_midi_file(merge_continuation(primer, events), target)
+            sequence_to_midi_file(ns, target)
             print(f"wrote {target}")
 
 

@@ -146,6 +146,7 @@ CHECKPOINTS = sorted(
 @pytest.mark.parametrize("folder", CHECKPOINTS, ids=lambda p: p.name)
 def test_convert_fixture_checkpoints(capsys, tmp_path, folder):
     from melodyrnn.generation.music_rnn import MusicRNN
+    from melodyrnn.generation.options import SamplingOptions
 
     out = tmp_path / "converted"
     code, text, _ = run_cli(capsys, "convert", folder, out)
@@ -154,12 +155,14 @@ def test_convert_fixture_checkpoints(capsys, tmp_path, folder):
     js, ours = MusicRNN.from_pretrained(folder), MusicRNN.from_pretrained(out)
     assert ours.config.encoder == js.config.encoder
     rng = np.random.default_rng(0)
-    primer = rng.integers(0, 512 if js.is_drums else 2, size=20)
-    if not js.is_drums:
+    drums = js.kind == "drums"
+    primer = rng.integers(0, 512 if drums else 2, size=20)
+    if not drums:
         primer = np.where(primer == 1, 60, -2)
-    chords = ["C", "G"] if js.has_chords else None
-    a = js.continue_events(primer, 16, chord_progression=chords, return_logits=True)
-    b = ours.continue_events(primer, 16, chord_progression=chords, return_logits=True)
+    chords = ["C", "G"] if js.kind == "chord_melody" else None
+    argmax = SamplingOptions(temperature=None)
+    a = js.continue_events(primer, 16, argmax, chord_progression=chords, return_logits=True)
+    b = ours.continue_events(primer, 16, argmax, chord_progression=chords, return_logits=True)
     assert np.array_equal(a.classes, b.classes)
     assert np.array_equal(a.logits, b.logits)
     code, _, err = run_cli(capsys, "convert", folder, out)

@@ -13,6 +13,7 @@ import pytest
 from melodyrnn.cli import main
 from melodyrnn.constants import MELODY_NO_EVENT
 from melodyrnn.generation.music_rnn import MusicRNN
+from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.generation.primer import continue_midi, continue_primer, prepare_primer
 from melodyrnn.io.midi import midi_to_sequence, sequence_to_midi_file
 from melodyrnn.sequence import Note, NoteSequence, Tempo, TimeSignature
@@ -103,7 +104,9 @@ def test_continue_cli_on_every_sample(tmp_path, path):
 def test_first_event_never_extends_the_primer(model):
     for path in SAMPLES:
         primer = prepare_primer(midi_to_sequence(path))
-        rows = continue_primer(primer, model, 16, num_outputs=16, temperature=1.5, seed=0)
+        rows = continue_primer(
+            primer, model, 16, options=SamplingOptions(num_outputs=16, temperature=1.5, seed=0)
+        )
         assert all(row[0] != MELODY_NO_EVENT for row in rows)
 
 
@@ -112,7 +115,12 @@ def test_continuation_is_in_the_primer_key_and_register(model):
     source = midi_to_sequence(ROOT / "midi_samples" / "ode_to_joy.mid")
     for note in source.notes:
         note.pitch += 5
-    outs = continue_midi(source, steps=64, num_outputs=4, temperature=0.8, seed=1, model=model)
+    outs = continue_midi(
+        source,
+        options=SamplingOptions(num_outputs=4, temperature=0.8, seed=1),
+        steps=64,
+        model=model,
+    )
     new = [n for out in outs for n in out.notes[len(source.notes) :]]
     f_major = {5, 7, 9, 10, 0, 2, 4}
     in_key = np.mean([n.pitch % 12 in f_major for n in new])
@@ -163,7 +171,7 @@ def test_tempo_and_meter_changes_continue_from_the_last_section(model, tmp_path)
     primer = prepare_primer(source)
     assert primer.section_start == pytest.approx(4.0, abs=TICK)
     assert primer.steps_per_bar == 12
-    out = continue_midi(source, steps=24, seed=0, model=model)[0]
+    out = continue_midi(source, options=SamplingOptions(seed=0), steps=24, model=model)[0]
     new = out.notes[len(source.notes) :]
     last_end = max(n.end_time for n in source.notes)
     start = primer.step_to_seconds(primer.end_step)
@@ -250,10 +258,10 @@ def test_existing_output_needs_force(tmp_path, capsys):
 
 
 def test_markov_model_through_the_same_cli(tmp_path, model):
-    from melodyrnn.generation.markov_rnn import MarkovMelodyModel
+    from melodyrnn.training.ngram import fit_ngram_model
 
     ode = ROOT / "midi_samples" / "ode_to_joy.mid"
-    markov = MarkovMelodyModel.from_melodies(
+    markov = fit_ngram_model(
         [prepare_primer(midi_to_sequence(p)).melody.to_array() for p in SAMPLES], order=3
     )
     markov.save(tmp_path / "markov")

@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from melodyrnn.errors import DatasetError
-from melodyrnn.generation.markov_rnn import MarkovMelodyModel
 from melodyrnn.generation.music_rnn import MusicRNN
 from melodyrnn.io.midi import sequence_to_midi_file
 from melodyrnn.models.checkpoint import save_checkpoint
@@ -32,6 +31,7 @@ from melodyrnn.training.evaluate import (
     reference_continuations,
     sounding_steps,
 )
+from melodyrnn.training.ngram import fit_ngram_model, train_ngram_model
 from melodyrnn.training.train import EncodedMelodies, evaluate_model
 
 NO, OFF = -2, -1
@@ -102,7 +102,7 @@ def test_step_metrics_by_hand():
 def test_unigram_nll_by_hand():
     # Counts of the one-hot labels: NO_EVENT 6, C4 (class 14) 1, D4 (class 16) 1.
     corpus = [np.array([60, NO, NO, NO, 62, NO, NO, NO])]
-    model = MarkovMelodyModel.from_melodies(corpus, order=1, squash=False, discount=0.0)
+    model = fit_ngram_model(corpus, order=1, squash=False, discount=0.0)
     p = {NO: 6 / 8, 60: 1 / 8, 62: 1 / 8}
     melody = np.array([60, NO, 62, NO])  # scored: positions 1..3 = NO, D4, NO
     m = evaluate_likelihood(model, [melody])
@@ -119,8 +119,8 @@ def test_lstm_nll_by_hand():
     probs = np.full(38, 0.2 / 36)
     probs[0], probs[14] = 0.5, 0.3  # NO_EVENT, C4
     with torch.no_grad():
-        rnn.model.logits.weights.zero_()
-        rnn.model.logits.biases.copy_(torch.from_numpy(np.log(probs)).float())
+        rnn.network.logits.weights.zero_()
+        rnn.network.logits.biases.copy_(torch.from_numpy(np.log(probs)).float())
     melodies = [np.array([60, NO, 60, NO, 62, OFF]), np.array([64, NO])]
     m = evaluate_likelihood(rnn, melodies)
     scored = [NO, 60, NO, 62, OFF, NO]
@@ -137,7 +137,7 @@ def test_lstm_nll_by_hand():
 def test_lookback_one_hot_and_ngram_score_the_same_steps():
     melodies = walks(5, seed=1) + [np.array([60]), np.array([60, NO, NO])]
     lookback, one_hot = tiny_rnn("lookback_rnn"), tiny_rnn("basic_rnn")
-    ngram = MarkovMelodyModel.from_melodies(walks(10, seed=2), order=3, squash=False)
+    ngram = fit_ngram_model(walks(10, seed=2), order=3, squash=False)
     results = [evaluate_likelihood(m, melodies) for m in (lookback, one_hot, ngram)]
     steps = sum(len(m) - 1 for m in melodies)
     events = sum(int((m[1:] != NO).sum()) for m in melodies)
@@ -153,11 +153,11 @@ def test_lookback_one_hot_and_ngram_score_the_same_steps():
 
 def test_ngram_metrics_equal_its_network_view():
     """NGramModel.evaluate and the LSTM path (train.evaluate_model) agree for the n-gram."""
-    ngram = MarkovMelodyModel.from_melodies(walks(10, seed=3), order=4, squash=False)
+    ngram = fit_ngram_model(walks(10, seed=3), order=4, squash=False)
     melodies = walks(4, seed=4)
     direct = evaluate_likelihood(ngram, melodies)
     data = EncodedMelodies.from_events(ngram.encoder, melodies, NO)
-    network = evaluate_model(ngram.model, data, ngram.encoder.default_event_label)
+    network = evaluate_model(ngram.network, data, ngram.encoder.default_event_label)
     for key in ("steps", "event_steps", "accuracy", "event_accuracy"):
         assert direct[key] == network[key], key
     for key in ("loss", "nll_event", "perplexity"):
@@ -309,7 +309,7 @@ def test_load_eval_melodies_from_a_dataset(tmp_path):
 
 def test_generate_for_eval():
     melodies = walks(3, seed=7) + [np.array([60, NO, NO])]  # the last one is too short
-    model = MarkovMelodyModel.from_melodies(walks(10, seed=8), order=3, squash=False)
+    model = fit_ngram_model(walks(10, seed=8), order=3, squash=False)
     out = generate_for_eval(model, melodies, num=5, primer_steps=16, steps=24, seed=1)
     again = generate_for_eval(model, melodies, num=5, primer_steps=16, steps=24, seed=1)
     assert len(out) == 5 and all(len(o) == 24 for o in out)
@@ -323,7 +323,7 @@ def test_generate_for_eval():
 def test_evaluate_models_end_to_end(tmp_path, midi_dir):
     folder = save_dataset(as_dataset(walks(12, 9), walks(4, 10)), tmp_path / "ds")
     rnn = tiny_rnn("lookback_rnn", seed=2)
-    checkpoint = save_checkpoint(rnn.model, rnn.config, tmp_path / "lstm")
+    checkpoint = save_checkpoint(rnn.network, rnn.config, tmp_path / "lstm")
     options = dict(num=4, primer_steps=16, steps=32, orders=range(1, 4))
     result = evaluate_models([str(checkpoint)], folder, **options)
     assert list(result["likelihood"]) == ["lstm", "n-gram"]
@@ -341,7 +341,7 @@ def test_evaluate_models_end_to_end(tmp_path, midi_dir):
     # A MIDI folder has no train split: the baseline must be given.
     with pytest.raises(DatasetError, match="markov:PATH"):
         evaluate_models(str(checkpoint), midi_dir, **options)
-    ngram_path = MarkovMelodyModel.train(folder, orders=[2])[0].save(tmp_path / "markov")
+    ngram_path = train_ngram_model(folder, orders=[2])[0].save(tmp_path / "markov")
     result = evaluate_models(
         checkpoint, midi_dir, baseline=f"markov:{ngram_path}", num=2, primer_steps=16, steps=32
     )

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from melodyrnn.errors import GenerationError
+from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.generation.sampler import choose_tokens, generate, score, tfjs_softmax
 from melodyrnn.models import EventRNN
 
@@ -37,8 +38,29 @@ def feeder(histories, classes):
     return classes, one_hot(classes)
 
 
-def run(model, steps=24, **kwargs):
-    return generate(model, one_hot(PRIMER), PRIMER, feeder, steps, **kwargs)
+def run(
+    model,
+    steps=24,
+    *,
+    mask=None,
+    uniforms=None,
+    return_logits=False,
+    return_probabilities=False,
+    **sampling,
+):
+    """generate() on the test primer; ``sampling`` are SamplingOptions fields."""
+    return generate(
+        model,
+        one_hot(PRIMER),
+        PRIMER,
+        feeder,
+        steps,
+        SamplingOptions(**sampling),
+        mask=mask,
+        uniforms=uniforms,
+        return_logits=return_logits,
+        return_probabilities=return_probabilities,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +184,7 @@ def test_masked_classes_are_never_emitted(model, allowed, seed, temperature, top
         steps=12,
         num_outputs=3,
         temperature=temperature,
-        top_k=top_k,
+        top_k=top_k if temperature else None,  # top-k is for sampling
         mask=mask,
         seed=seed,
         return_probabilities=True,

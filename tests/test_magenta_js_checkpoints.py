@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from melodyrnn.encoding.specs import make_encoder
+from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.generation.sampler import generate
 from melodyrnn.models.magenta_js import load_magenta_js_checkpoint
 
@@ -112,7 +113,7 @@ def test_argmax_continuation_matches_magenta_js(path: Path):
         np.asarray(indices),
         inputs.feeder,
         case["steps"],
-        temperature=None,
+        options=SamplingOptions(temperature=None),
         return_logits=True,
     )
     assert result.classes[0].tolist() == case["continuation"]["tokens"]
@@ -140,7 +141,7 @@ def test_sampled_run_replays_with_recorded_uniforms():
         np.asarray(indices),
         inputs.feeder,
         case["steps"],
-        temperature=1.0,
+        options=SamplingOptions(temperature=1.0),
         uniforms=np.asarray(sampling["uniforms"], dtype=np.float64),
         return_logits=True,
         return_probabilities=True,
@@ -160,8 +161,7 @@ def test_sampled_run_differs_without_the_recorded_uniforms():
         np.asarray(indices),
         inputs.feeder,
         case["steps"],
-        temperature=1.0,
-        seed=0,
+        options=SamplingOptions(temperature=1.0, seed=0),
     )
     assert result.classes[0].tolist() != case["continuation"]["tokens"]
 

@@ -19,6 +19,7 @@ from melodyrnn.errors import (
     QuantizationStatusError,
 )
 from melodyrnn.generation.music_rnn import MusicRNN
+from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.io.midi import midi_to_sequence
 from melodyrnn.sequence import Note, NoteSequence, QuantizationInfo, quantize_note_sequence
 
@@ -30,6 +31,8 @@ ARGMAX = [p for p in EXPECTED if "sampled" not in p.name]
 SAME_READING = {"melody_simple.mid", "multitrack_3_4.mid", "out_of_range.mid", "drums.mid"}
 
 _models: dict[str, MusicRNN] = {}
+
+ARGMAX_OPTIONS = SamplingOptions(temperature=None)
 
 
 def model_for(name: str) -> MusicRNN:
@@ -76,7 +79,7 @@ def test_continue_sequence_equals_magenta_js(path):
     assert rnn.primer_events(primer).tolist() == [
         _event_of_index(rnn, i) for i in case["primer"]["indices"]
     ]
-    out = rnn.continue_sequence(primer, case["steps"], None, case.get("chordProgression"))
+    [out] = rnn.continue_sequence(primer, case["steps"], None, case.get("chordProgression"))
     assert note_tuples(out) == expected_tuples(case["continuation"]["notes"])
     assert out.total_quantized_steps == case["steps"]
     assert out.quantization_info.steps_per_quarter == case["primer"]["stepsPerQuarter"]
@@ -86,7 +89,7 @@ def test_continue_sequence_equals_magenta_js(path):
 
 
 def _event_of_index(rnn: MusicRNN, index: int) -> int:
-    if rnn.is_drums:
+    if rnn.kind == "drums":
         return index  # raw labels are the events
     low, _ = rnn.pitch_range
     return {0: -2, 1: -1}.get(index, index - 2 + low)
@@ -102,7 +105,10 @@ def test_continue_midi_file_read_by_our_reader(path):
     rnn = model_for(case["checkpoint"])
     ns = quantize_note_sequence(midi_to_sequence(FIXTURES / case["primer"]["source"]))
     result = rnn.continue_events(
-        rnn.primer_events(ns), case["steps"], chord_progression=case.get("chordProgression")
+        rnn.primer_events(ns),
+        case["steps"],
+        ARGMAX_OPTIONS,
+        chord_progression=case.get("chordProgression"),
     )
     assert result.classes[0].tolist() == case["continuation"]["tokens"]
 
@@ -116,7 +122,7 @@ def test_sampled_fixture_replays_with_its_uniforms():
     result = rnn.continue_events(
         rnn.primer_events(primer),
         case["steps"],
-        temperature=case["temperature"],
+        options=SamplingOptions(temperature=case["temperature"]),
         uniforms=np.array(case["sampling"]["uniforms"]),
     )
     assert result.classes[0].tolist() == case["continuation"]["tokens"]
@@ -126,11 +132,12 @@ def test_probabilities_are_returned_per_step():
     case = json.loads((FIXTURES / "expected/melody_2x64__teapot.json").read_text())
     rnn = model_for(case["checkpoint"])
     primer = primer_from_fixture(case["primer"])
-    out, probs = rnn.continue_sequence_and_return_probabilities(primer, 16)
-    assert probs.shape == (16, 38)
-    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
-    tokens = rnn.continue_events(rnn.primer_events(primer), 16).classes[0]
-    assert probs.argmax(axis=1).tolist() == tokens.tolist()
+    [out], probs = rnn.continue_sequence_and_return_probabilities(primer, 16, None)
+    assert probs.shape == (1, 16, 38)
+    np.testing.assert_allclose(probs.sum(axis=2), 1.0, atol=1e-5)
+    tokens = rnn.continue_events(rnn.primer_events(primer), 16, ARGMAX_OPTIONS).classes[0]
+    assert probs[0].argmax(axis=1).tolist() == tokens.tolist()
+    assert len(out.notes) > 0
 
 
 def test_score_matches_teacher_forced_logits():
@@ -149,8 +156,8 @@ def test_seeded_variations_are_reproducible_and_differ():
     rnn = model_for("melody_2x64")
     case = json.loads((FIXTURES / "expected/melody_2x64__teapot.json").read_text())
     primer = primer_from_fixture(case["primer"])
-    a = rnn.continue_sequence(primer, 32, 1.0, seed=3, num_outputs=4)
-    b = rnn.continue_sequence(primer, 32, 1.0, seed=3, num_outputs=4)
+    a = rnn.continue_sequence(primer, 32, 1.0, options=SamplingOptions(seed=3, num_outputs=4))
+    b = rnn.continue_sequence(primer, 32, 1.0, options=SamplingOptions(seed=3, num_outputs=4))
     assert [note_tuples(x) for x in a] == [note_tuples(x) for x in b]
     assert len({tuple(note_tuples(x)) for x in a}) > 1
 
@@ -162,12 +169,14 @@ def test_key_and_range_constraints_hold():
     outs = rnn.continue_sequence(
         primer,
         64,
-        1.5,
-        seed=0,
-        num_outputs=8,
-        pitch_range=(60, 72),
-        key="A",
-        scale="harmonic_minor",
+        options=SamplingOptions(
+            temperature=1.5,
+            seed=0,
+            num_outputs=8,
+            pitch_range=(60, 72),
+            key="A",
+            scale="harmonic_minor",
+        ),
     )
     allowed = {9, 11, 0, 2, 4, 5, 8}
     pitches = [n.pitch for out in outs for n in out.notes]

@@ -221,7 +221,7 @@ def test_refuses_to_overwrite_without_force(ode, tmp_path):
     ]:
         target = tmp_path / name
         target.write_bytes(b"keep me")
-        with pytest.raises(OutputExistsError, match="exists; use --force to overwrite it"):
+        with pytest.raises(OutputExistsError, match="exists; use force=True to overwrite it"):
             write(target, False)
         assert target.read_bytes() == b"keep me"
         write(target, True)

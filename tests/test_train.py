@@ -11,6 +11,7 @@ import torch
 
 from melodyrnn.errors import ConfigError, DatasetError
 from melodyrnn.generation.music_rnn import MusicRNN
+from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.models.configs import get_config
 from melodyrnn.training.dataset import DatasetSettings, MelodyDataset
 from melodyrnn.training.train import Trainer, TrainOptions, clip_per_variable, parse_hparams
@@ -164,8 +165,12 @@ def test_the_best_checkpoint_loads_and_continues(tmp_path):
     assert rnn.metadata["eval_metrics"]["loss"] == pytest.approx(trainer.best_loss)
     assert trainer.best_loss == metrics["loss"]
     primer = ds.melodies("eval")[0][:16].astype(np.int64)
-    result = rnn.continue_events(primer, 32, temperature=1.0, seed=5, num_outputs=2)
-    again = rnn.continue_events(primer, 32, temperature=1.0, seed=5, num_outputs=2)
+    result = rnn.continue_events(
+        primer, 32, options=SamplingOptions(temperature=1.0, seed=5, num_outputs=2)
+    )
+    again = rnn.continue_events(
+        primer, 32, options=SamplingOptions(temperature=1.0, seed=5, num_outputs=2)
+    )
     assert result.events.shape == (2, 32)
     assert np.array_equal(result.events, again.events)
     assert set(np.unique(result.events)) <= set(range(48, 84)) | {-2, -1}

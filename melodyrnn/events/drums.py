@@ -497,18 +497,19 @@ def drums_to_sequence_magenta_js(
     steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
     qpm: float = 120.0,
     velocity: int = 0,
+    pitch_classes: str | Sequence[Sequence[int]] = "magenta_js",
 ) -> NoteSequence:
     """Decode drum labels the way ``DrumsOneHotConverter.toNoteSequence`` does.
 
-    Per step and per set bit in class order, the first pitch of that class (magenta.js table),
-    one step long, ``is_drum``. A label outside 0..511 (an all-zero one-hot row) plays nothing.
-    The result is quantized (``total_quantized_steps = len(labels)``, one tempo at ``qpm``);
-    notes have magenta.js's missing velocity, 0, unless ``velocity`` says otherwise, and their
-    times are filled in from ``qpm`` for convenience.
+    Per step and per set bit in class order, the first pitch of that class (magenta.js's table,
+    or the ``pitch_classes`` given), one step long, ``is_drum``. A label outside 0..511 (an
+    all-zero one-hot row) plays nothing. The result is quantized (``total_quantized_steps =
+    len(labels)``, one tempo at ``qpm``); notes have magenta.js's missing velocity, 0, unless
+    ``velocity`` says otherwise, and their times are filled in from ``qpm`` for convenience.
     """
     labels = np.asarray(labels, dtype=np.int64).reshape(-1)
     seconds_per_step = 60.0 / qpm / steps_per_quarter
-    first_pitches = [group[0] for group in MAGENTA_JS_DRUM_PITCH_CLASSES]
+    first_pitches = [group[0] for group in drum_pitch_classes(pitch_classes)]
     ns = NoteSequence(
         tempos=[Tempo(0.0, qpm)],
         quantization_info=QuantizationInfo(steps_per_quarter=steps_per_quarter),

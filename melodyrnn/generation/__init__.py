@@ -1,3 +1,7 @@
-"""Turning a network into music: the batched sampler and beam search (sampler), magenta.js's
-MusicRNN (music_rnn), the n-gram behind the same face (markov_rnn), and real-file primers
-(primer)."""
+"""Turning a network into music.
+
+* ``options``: :class:`SamplingOptions`, how tokens are chosen (one validated value);
+* ``sampler``: the batched token loop, tfjs-exact sampling, top-k/top-p, masks, beam search;
+* ``music_rnn``: :class:`MusicRNN`, an event family plus a network, magenta.js's API;
+* ``primer``: real files as primers (track choice, tempo, squashing) and merging back.
+"""

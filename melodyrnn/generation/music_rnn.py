@@ -1,16 +1,22 @@
-"""``MusicRNN``: a trained event RNN with its encoder, continuing quantized NoteSequences.
+"""``MusicRNN``: an event family plus a network, continuing quantized NoteSequences.
 
-This is magenta.js's ``MusicRNN`` in Python, for every model kind (melody, drums, chord-
-conditioned melody; magenta.js checkpoints and our own):
+This is magenta.js's ``MusicRNN`` in Python, for every model kind. A model is composed of
 
-* :meth:`MusicRNN.continue_sequence` has magenta.js's semantics: the primer is a quantized
-  NoteSequence read the magenta.js way (every note merged, the top note at equal onsets, a pitch
-  outside the model's range is an error), temperature ``None``/0 is argmax, a chord progression
-  is required exactly when the model has a chord encoder and is spread evenly over primer +
-  continuation, and the result is the continuation only, from step 0. Unlike magenta.js, the
-  result carries the primer's tempo and a real velocity (magenta-js#448: velocity 0 is silent).
-* Beyond magenta.js: ``seed``, ``num_outputs`` (variations in one batch), ``top_k``/``top_p``,
-  Magenta's beam search, and constraints (pitch range, key and scale) as logit masks.
+* an **event family** (:mod:`melodyrnn.models.families`: melody, drums, chord-conditioned
+  melody): its encoder, how a primer is read, how events become notes, how pitch constraints
+  become logit masks, whether it takes chords;
+* a **network** speaking :class:`~melodyrnn.models.rnn.EventRNN`'s protocol: an LSTM (ours or
+  a magenta.js checkpoint) or the n-gram baseline (:class:`~melodyrnn.models.ngram_net.NGramNet`).
+
+:meth:`MusicRNN.continue_sequence` has magenta.js's semantics: the primer is a quantized
+NoteSequence read the magenta.js way (every note merged, the top note at equal onsets, a pitch
+outside the model's range is an error), temperature ``None``/0 is argmax (the default, as in
+:func:`~melodyrnn.generation.primer.continue_midi` and the CLI, is 1.0), a chord progression is
+required exactly when the model has a chord encoder and is spread evenly over primer +
+continuation, and each result is the continuation only, from step 0. Unlike magenta.js, the
+result carries the primer's tempo and a real velocity (magenta-js#448: velocity 0 is silent),
+and :class:`~melodyrnn.generation.options.SamplingOptions` adds a seed, variations in one batch,
+top-k/top-p, Magenta's beam search and pitch constraints.
 
 Transposing a real-world primer into the model's range and key, and merging the continuation
 back into the primer's file, is :mod:`melodyrnn.generation.primer`'s job, on top of this class.
@@ -24,136 +30,64 @@ from pathlib import Path
 
 import numpy as np
 
-from melodyrnn.constants import MELODY_NO_EVENT
-from melodyrnn.encoding.conditional import ConditionalEventSequenceEncoderDecoder
-from melodyrnn.encoding.specs import make_encoder
-from melodyrnn.errors import CheckpointError, GenerationError, QuantizationStatusError
+from melodyrnn.errors import ConfigError, GenerationError
+from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.generation.sampler import GenerationResult, generate
 from melodyrnn.generation.sampler import score as score_tokens
-from melodyrnn.models.checkpoint import load_checkpoint, save_checkpoint
-from melodyrnn.models.configs import ModelConfig
-from melodyrnn.models.rnn import EventRNN
-from melodyrnn.sequence import Note, NoteSequence, QuantizationInfo, Tempo
+from melodyrnn.models.families import event_family
+from melodyrnn.models.registry import load_network, save_network
+from melodyrnn.sequence import NoteSequence
 
-PRETRAINED_DIR = Path(__file__).parents[1] / "pretrained"
-DEFAULT_MODEL = "folk_rnn"
-
-
-def pretrained_models() -> list[str]:
-    """Names of the models shipped inside the package."""
-    if not PRETRAINED_DIR.is_dir():
-        return []
-    return sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / "config.json").is_file())
-
-
-def resolve_model_path(name_or_path: str | os.PathLike | None) -> Path:
-    """A shipped model's name, our checkpoint folder, or a magenta.js checkpoint folder."""
-    if name_or_path is None:
-        name_or_path = DEFAULT_MODEL
-    path = Path(name_or_path)
-    if path.is_dir():
-        return path
-    if str(name_or_path) in pretrained_models():
-        return PRETRAINED_DIR / str(name_or_path)
-    if path.exists():
-        raise CheckpointError(f"{path}: not a checkpoint folder (it is a file)")
-    known = ", ".join(pretrained_models()) or "none"
-    raise CheckpointError(
-        f"unknown model {str(name_or_path)!r}: not a shipped model ({known}) and no such folder"
-    )
+__all__ = ["MusicRNN", "load_model"]
 
 
 class MusicRNN:
-    """An :class:`EventRNN` plus its config and encoder."""
+    """A network and its config, with the event family the config's encoder spec names."""
 
-    def __init__(self, model: EventRNN, config: ModelConfig, metadata: dict | None = None):
-        self.model = model
+    def __init__(self, network, config, metadata: dict | None = None):
+        self.network = network
         self.config = config
         self.metadata = dict(metadata or {})
-        self.encoder = make_encoder(config.encoder)
-        self.model.eval()
+        self.family = event_family(config.encoder)
+        self.encoder = self.family.encoder
+        self.network.eval()
 
     # -- loading and saving --------------------------------------------------------------
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike | None = None) -> MusicRNN:
-        """The shipped default model (no argument), a shipped model by name, a checkpoint
-        folder in our format, or a magenta.js checkpoint folder (``weights_manifest.json``)."""
-        path = resolve_model_path(name_or_path)
-        if (path / "weights_manifest.json").is_file():
-            return cls.from_magenta_js(path)
-        model, config, metadata = load_checkpoint(path)
-        return cls(model, config, metadata)
-
-    @classmethod
-    def from_magenta_js(cls, folder: str | os.PathLike) -> MusicRNN:
-        """Load a magenta.js MusicRNN checkpoint folder directly."""
-        from melodyrnn.models.magenta_js import load_magenta_js_checkpoint, magenta_js_to_config
-
-        model, spec = load_magenta_js_checkpoint(folder)
-        config = magenta_js_to_config(spec, model)
-        return cls(model, config, {"converted_from": "magenta.js", "source": str(folder)})
+        """The shipped default model (no argument), a shipped model by name, or a folder: our
+        checkpoint, an n-gram model or a magenta.js checkpoint (``weights_manifest.json``)."""
+        return cls(*load_network(name_or_path))
 
     def save(self, path: str | os.PathLike, force: bool = False) -> Path:
-        """Write our checkpoint format (config.json + model.safetensors), atomically."""
-        return save_checkpoint(self.model, self.config, path, metadata=self.metadata, force=force)
+        """Write the model in its network's format (our checkpoint or an n-gram folder)."""
+        return save_network(self.network, self.config, path, metadata=self.metadata, force=force)
 
     # -- what the model is -----------------------------------------------------------------
 
     @property
-    def has_chords(self) -> bool:
-        return isinstance(self.encoder, ConditionalEventSequenceEncoderDecoder)
-
-    @property
-    def target_encoder(self):
-        return self.encoder.target_encoder if self.has_chords else self.encoder
-
-    @property
-    def is_drums(self) -> bool:
-        return self.target_spec["type"] == "drums"
-
-    @property
-    def target_spec(self) -> dict:
-        spec = self.config.encoder
-        return spec["target"] if spec["type"] == "conditional" else spec
+    def kind(self) -> str:
+        """The event family: "melody", "drums" or "chord_melody"."""
+        return self.family.kind
 
     @property
     def pitch_range(self) -> tuple[int, int]:
         """Lowest and highest pitch (inclusive) a melody model can play."""
-        if self.is_drums:
-            raise GenerationError("a drum model has no melodic pitch range")
-        return self.target_spec["min_note"], self.target_spec["max_note"] - 1
+        return self.family.pitch_range
+
+    @property
+    def num_classes(self) -> int:
+        return self.encoder.num_classes
 
     def __repr__(self) -> str:
-        return (
-            f"MusicRNN({self.config.name}, layers={self.config.layer_sizes}, "
-            f"classes={self.config.num_classes})"
-        )
+        return f"MusicRNN({self.config.name}, {self.kind}, {self.network!r})"
 
     # -- primer -> events, events -> sequence -------------------------------------------------
 
     def primer_events(self, sequence: NoteSequence) -> np.ndarray:
         """The primer's events, read the magenta.js way over ``total_quantized_steps``."""
-        if not sequence.is_relative_quantized:
-            raise QuantizationStatusError(
-                "the primer must be quantized relative to tempo; call "
-                "quantize_note_sequence(sequence, 4) first"
-            )
-        if self.is_drums:
-            encoding = self.target_encoder.encoding
-            if encoding.pitch_classes == "magenta_js":
-                from melodyrnn.events.drums import drums_from_sequence_magenta_js
-
-                return drums_from_sequence_magenta_js(sequence)
-            events = np.zeros(sequence.total_quantized_steps, dtype=np.int64)
-            for step in range(len(events)):
-                pitches = [n.pitch for n in sequence.notes if n.quantized_start_step == step]
-                events[step] = encoding.pitches_to_event(pitches)
-            return events
-        from melodyrnn.events.melody import melody_from_sequence_magenta_js
-
-        low, high = self.pitch_range
-        return melody_from_sequence_magenta_js(sequence, low, high)
+        return self.family.primer_events(sequence)
 
     def events_to_sequence(
         self,
@@ -164,118 +98,45 @@ class MusicRNN:
         program: int = 0,
     ) -> NoteSequence:
         """A quantized NoteSequence of ``events`` from step 0, with times at ``qpm``."""
-        if self.is_drums:
-            seconds = 60.0 / qpm / steps_per_quarter
-            encoding = self.target_encoder.encoding
-            ns = NoteSequence(
-                tempos=[Tempo(0.0, float(qpm))],
-                quantization_info=QuantizationInfo(steps_per_quarter=steps_per_quarter),
-                total_quantized_steps=len(events),
-                total_time=len(events) * seconds,
-            )
-            for step, event in enumerate(events):
-                for pitch in sorted(encoding.event_to_pitches(int(event))):
-                    ns.notes.append(
-                        Note(
-                            pitch,
-                            velocity,
-                            step * seconds,
-                            (step + 1) * seconds,
-                            step,
-                            step + 1,
-                            instrument=9,
-                            is_drum=True,
-                        )
-                    )
-            return ns
-        from melodyrnn.events.melody import melody_to_sequence_magenta_js
-
-        ns = melody_to_sequence_magenta_js(events, steps_per_quarter, qpm=qpm, velocity=velocity)
-        for note in ns.notes:
-            note.program = program
-        return ns
+        return self.family.events_to_sequence(events, steps_per_quarter, qpm, velocity, program)
 
     # -- generation --------------------------------------------------------------------------
-
-    def _control_rows(self, chord_progression, total_steps: int) -> np.ndarray | None:
-        if not self.has_chords:
-            if chord_progression:
-                raise GenerationError(
-                    f"model {self.config.name} has no chord input; leave out the chord progression"
-                )
-            return None
-        if not chord_progression:
-            raise GenerationError(
-                f"model {self.config.name} is conditioned on chords; give a chord progression"
-            )
-        from melodyrnn.events.chords import chords_per_step_magenta_js
-
-        chords = [chord_progression] if isinstance(chord_progression, str) else chord_progression
-        rows = self.encoder.control_rows(chords_per_step_magenta_js(list(chords), total_steps))
-        # One more row for the input after the last token, which is built but never fed.
-        return np.concatenate([rows, rows[-1:]])
-
-    def class_events(self, histories: np.ndarray) -> np.ndarray:
-        """The event every class would decode to after each history: int [B, C]."""
-        enc = self.target_encoder
-        rows = len(histories)
-        out = np.empty((rows, self.config.num_classes), dtype=np.int64)
-        for c in range(self.config.num_classes):
-            out[:, c] = enc.class_index_to_event_batch(np.full(rows, c), histories)
-        return out
-
-    def make_mask(
-        self,
-        allowed_pitches: np.ndarray | None = None,
-        forbid_hold_at: int | None = None,
-    ):
-        """A mask callable for :func:`generate` (None when nothing is constrained).
-
-        ``allowed_pitches``: bool [128], the melody pitches that may be played.
-        ``forbid_hold_at``: a history length at which the next event may not be NO_EVENT (so a
-        continuation cannot silently extend the primer's last note).
-        """
-        if allowed_pitches is None and forbid_hold_at is None:
-            return None
-        allowed_pitches = None if allowed_pitches is None else np.asarray(allowed_pitches, bool)
-
-        def mask(histories: np.ndarray) -> np.ndarray:
-            events = self.class_events(histories)
-            ok = np.ones(events.shape, dtype=bool)
-            if allowed_pitches is not None:
-                pitched = events >= 0
-                ok[pitched] = allowed_pitches[events[pitched]]
-            if forbid_hold_at is not None and histories.shape[1] == forbid_hold_at:
-                ok &= events != MELODY_NO_EVENT
-            return ok
-
-        return mask
 
     def continue_events(
         self,
         primer_events: np.ndarray,
         steps: int,
+        options: SamplingOptions | None = None,
         *,
-        temperature: float | None = None,
         chord_progression: Sequence[str] | None = None,
-        seed: int | np.random.Generator | None = None,
-        num_outputs: int = 1,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        beam_size: int = 1,
-        branch_factor: int = 1,
-        steps_per_iteration: int = 1,
+        allowed_pitches: np.ndarray | None = None,
+        forbid_hold_at: int | None = None,
         mask=None,
-        return_probabilities: bool = False,
-        return_logits: bool = False,
         uniforms: np.ndarray | None = None,
+        return_logits: bool = False,
+        return_probabilities: bool = False,
     ) -> GenerationResult:
-        """Generate ``steps`` events after ``primer_events`` (int [P]); the core of every API."""
+        """Generate ``steps`` events after ``primer_events`` (int [P]); the core of every API.
+
+        ``options`` (default :class:`SamplingOptions`): the token choice and the pitch
+        constraints, in the model's own pitches. ``allowed_pitches`` (bool [128]) narrows them
+        further; ``forbid_hold_at`` forbids NO_EVENT at that history length (see
+        :meth:`~melodyrnn.models.families.MelodyFamily.pitch_mask`); ``mask`` is a raw class
+        mask for the sampler instead of both. ``uniforms`` replays a recorded run.
+        """
+        options = options or SamplingOptions()
         primer_events = np.asarray(primer_events, dtype=np.int64)
         if len(primer_events) == 0:
             raise GenerationError("the primer is empty; give a primer of at least one step")
-        rows = self._control_rows(chord_progression, len(primer_events) + int(steps))
+        rows = self.family.control_rows(
+            self.config.name, chord_progression, len(primer_events) + int(steps)
+        )
         enc = self.encoder.with_controls(rows) if rows is not None else self.encoder
+        pitches = _intersect(options.allowed_pitches(), allowed_pitches)
+        if mask is not None and (pitches is not None or forbid_hold_at is not None):
+            raise ConfigError("give either mask or pitch constraints, not both")
+        if mask is None:
+            mask = self.family.pitch_mask(pitches, forbid_hold_at)
 
         def feeder(histories: np.ndarray, classes: np.ndarray):
             new_events = enc.class_index_to_event_batch(classes, histories)
@@ -283,20 +144,13 @@ class MusicRNN:
             return new_events, enc.inputs_last_batch(extended)
 
         return generate(
-            self.model,
+            self.network,
             enc.inputs(primer_events),
             primer_events,
             feeder,
             steps,
-            num_outputs=num_outputs,
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
+            options.without_pitch_constraints(),
             mask=mask,
-            beam_size=beam_size,
-            branch_factor=branch_factor,
-            steps_per_iteration=steps_per_iteration,
-            seed=seed,
             uniforms=uniforms,
             return_logits=return_logits,
             return_probabilities=return_probabilities,
@@ -306,45 +160,21 @@ class MusicRNN:
         self,
         sequence: NoteSequence,
         steps: int,
-        temperature: float | None = None,
+        temperature: float | None = 1.0,
         chord_progression: Sequence[str] | None = None,
         *,
-        seed: int | np.random.Generator | None = None,
-        num_outputs: int | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        beam_size: int = 1,
-        branch_factor: int = 1,
-        steps_per_iteration: int = 1,
-        pitch_range: tuple[int, int] | None = None,
-        key: str | int | None = None,
-        scale: str | None = None,
+        options: SamplingOptions | None = None,
         velocity: int = 100,
-    ) -> NoteSequence | list[NoteSequence]:
+    ) -> list[NoteSequence]:
         """Continue a quantized primer by ``steps`` steps, magenta.js-style (module doc).
 
-        Returns the continuation only, quantized, from step 0, at the primer's tempo, with
-        ``velocity`` and the program of the primer's first note; a list of ``num_outputs``
-        variations when ``num_outputs`` is given. ``pitch_range`` (inclusive), ``key`` and
-        ``scale`` restrict the pitches the model may choose.
+        ``temperature`` and ``chord_progression`` are magenta.js's arguments (temperature None:
+        argmax); ``options`` gives everything else, the temperature included when it is given.
+        Returns ``options.num_outputs`` continuations (one by default), each quantized, from step
+        0, at the primer's tempo, with ``velocity`` and the program of the primer's first note.
         """
         outputs, _ = self._continue(
-            sequence,
-            steps,
-            temperature,
-            chord_progression,
-            probabilities=False,
-            seed=seed,
-            num_outputs=num_outputs,
-            top_k=top_k,
-            top_p=top_p,
-            beam_size=beam_size,
-            branch_factor=branch_factor,
-            steps_per_iteration=steps_per_iteration,
-            pitch_range=pitch_range,
-            key=key,
-            scale=scale,
-            velocity=velocity,
+            sequence, steps, temperature, chord_progression, options, velocity, False
         )
         return outputs
 
@@ -352,43 +182,30 @@ class MusicRNN:
         self,
         sequence: NoteSequence,
         steps: int,
-        temperature: float | None = None,
+        temperature: float | None = 1.0,
         chord_progression: Sequence[str] | None = None,
-        **options,
-    ) -> tuple[NoteSequence | list[NoteSequence], np.ndarray]:
-        """As :meth:`continue_sequence` (same options), plus the distribution each step was
-        drawn from: float32 [steps, C] (or [num_outputs, steps, C])."""
+        *,
+        options: SamplingOptions | None = None,
+        velocity: int = 100,
+    ) -> tuple[list[NoteSequence], np.ndarray]:
+        """As :meth:`continue_sequence`, plus the distribution each step was drawn from:
+        float32 [num_outputs, steps, C]."""
         return self._continue(
-            sequence, steps, temperature, chord_progression, probabilities=True, **options
+            sequence, steps, temperature, chord_progression, options, velocity, True
         )
 
-    def _continue(
-        self,
-        sequence: NoteSequence,
-        steps: int,
-        temperature: float | None,
-        chord_progression: Sequence[str] | None,
-        *,
-        probabilities: bool,
-        num_outputs: int | None = None,
-        pitch_range: tuple[int, int] | None = None,
-        key: str | int | None = None,
-        scale: str | None = None,
-        velocity: int = 100,
-        **generation,
-    ):
-        from melodyrnn.scales import allowed_pitches
-
+    def _continue(self, sequence, steps, temperature, chords, options, velocity, probabilities):
+        if options is None:
+            options = SamplingOptions(temperature=temperature)
+        elif SamplingOptions(temperature=temperature).temperature not in (1.0, options.temperature):
+            raise ConfigError("give the temperature either as an argument or in options, not both")
         events = self.primer_events(sequence)
         result = self.continue_events(
             events,
             steps,
-            temperature=temperature,
-            chord_progression=chord_progression,
-            num_outputs=num_outputs or 1,
-            mask=self.make_mask(allowed_pitches(pitch_range, key, scale)),
+            options,
+            chord_progression=chords,
             return_probabilities=probabilities,
-            **generation,
         )
         spq = sequence.quantization_info.steps_per_quarter
         program = sequence.notes[0].program if sequence.notes else 0
@@ -396,10 +213,7 @@ class MusicRNN:
             self.events_to_sequence(row, spq, qpm=sequence.qpm, velocity=velocity, program=program)
             for row in result.events
         ]
-        probs = result.probabilities
-        if num_outputs is None:
-            return outputs[0], (None if probs is None else probs[0])
-        return outputs, probs
+        return outputs, result.probabilities
 
     def score(
         self, sequence: NoteSequence, chord_progression: Sequence[str] | None = None
@@ -408,7 +222,26 @@ class MusicRNN:
         events = self.primer_events(sequence)
         if len(events) < 2:
             raise GenerationError("scoring needs a sequence of at least two steps")
-        rows = self._control_rows(chord_progression, len(events))
+        rows = self.family.control_rows(self.config.name, chord_progression, len(events))
         enc = self.encoder.with_controls(rows) if rows is not None else self.encoder
         inputs, labels = enc.encode(events)
-        return score_tokens(self.model, inputs, labels)
+        return score_tokens(self.network, inputs, labels)
+
+
+def _intersect(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    if a is None or b is None:
+        return b if a is None else a
+    return np.asarray(a, bool) & np.asarray(b, bool)
+
+
+def load_model(model: MusicRNN | str | os.PathLike | None = None) -> MusicRNN:
+    """A :class:`MusicRNN` from any model argument (:func:`~melodyrnn.models.registry.load_network`
+    says which); a loaded MusicRNN is returned as it is."""
+    if isinstance(model, MusicRNN):
+        return model
+    if model is not None and not isinstance(model, str | os.PathLike):
+        raise ConfigError(
+            f"{{model}} must be None, a name, a folder or a MusicRNN, not {type(model).__name__}",
+            parameters=("model",),
+        )
+    return MusicRNN.from_pretrained(model)

@@ -33,15 +33,15 @@ output as piano at 120 qpm without velocity). This module does what a musician e
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from melodyrnn.constants import DEFAULT_STEPS_PER_QUARTER, MELODY_NOTE_OFF
-from melodyrnn.errors import GenerationError, MelodyRNNError
+from melodyrnn.errors import MelodyRNNError, PrimerError
 from melodyrnn.events.melody import Melody
-from melodyrnn.scales import allowed_pitches
+from melodyrnn.generation.music_rnn import load_model
+from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.sequence import (
     InstrumentInfo,
     KeySignature,
@@ -59,10 +59,6 @@ from melodyrnn.sequence import (
 MAX_PRIMER_STEPS = 8192  # 512 bars of 4/4; a longer primer only costs time (use primer_bars)
 _MELODY_WORDS = ("melody", "lead", "vocal", "voice", "solo", "tune", "theme")
 _ACCOMPANIMENT_WORDS = ("bass", "drum", "pad", "chord", "accomp", "harmony", "string")
-
-
-class PrimerError(GenerationError):
-    """A primer file cannot be used as it is (no melody, unknown track, too long, ...)."""
 
 
 # --- choosing the melody track ----------------------------------------------------------------
@@ -121,7 +117,8 @@ def choose_melody_track(ns: NoteSequence, track: str | int = "auto") -> int:
         if ns.notes:
             raise PrimerError(
                 f"{where} has only drum notes; melody models continue melodies: use a drum "
-                "model (e.g. a drum_kit_rnn checkpoint with --model PATH)"
+                "model (e.g. a drum_kit_rnn checkpoint as {model})",
+                parameters=("model",),
             )
         raise PrimerError(f"{where} has no notes to continue")
     if track in (None, "auto"):
@@ -165,6 +162,15 @@ class Primer:
         """Seconds in the source file of a step of the section."""
         return self.section_start + self.tempo_map.seconds_at(step / DEFAULT_STEPS_PER_QUARTER)
 
+    @property
+    def continuation_start(self) -> float:
+        """Seconds in the source file where the continuation starts."""
+        return self.step_to_seconds(self.end_step)
+
+    def steps_for_bars(self, bars: float) -> int:
+        """A continuation length of ``bars`` bars of the primer's meter, in steps."""
+        return round(bars * self.steps_per_bar)
+
 
 def prepare_primer(
     source: NoteSequence,
@@ -206,7 +212,7 @@ def prepare_primer(
     steps_per_bar = melody.steps_per_bar
     if primer_bars is not None:
         if primer_bars < 1:
-            raise PrimerError("primer_bars must be at least 1")
+            raise PrimerError("{primer_bars} must be at least 1", parameters=("primer_bars",))
         keep = primer_bars * steps_per_bar
         if len(melody) > keep:
             cut = (len(melody) - keep) // steps_per_bar * steps_per_bar
@@ -219,8 +225,9 @@ def prepare_primer(
     if len(melody) > MAX_PRIMER_STEPS:
         raise PrimerError(
             f"{where}: the melody is {len(melody) // steps_per_bar} bars long; the primer may "
-            f"be at most {MAX_PRIMER_STEPS // steps_per_bar} bars: use --primer-bars N to "
-            "continue from its last N bars"
+            f"be at most {MAX_PRIMER_STEPS // steps_per_bar} bars: give {{primer_bars}} N to "
+            "continue from its last N bars",
+            parameters=("primer_bars",),
         )
     # Start at the grid step where the track's last note ends (the next step if it ends
     # between steps), so no continuation note overlaps a primer note.
@@ -250,10 +257,11 @@ def prepare_primer(
 
 def _model_fit(model) -> tuple[int, int, int | None]:
     """(min_note, max_note exclusive, transpose_to_key) of a melody model."""
-    if getattr(model, "is_drums", False):
+    if model.kind == "drums":
         raise PrimerError(
-            "this model continues drum tracks; melodyrnn continue needs a melody model "
-            "(leave out --model for the default one)"
+            "this model continues drum tracks; continuing a file's melody needs a melody "
+            "model (leave out {model} for the default one)",
+            parameters=("model",),
         )
     low, high = model.pitch_range
     key = getattr(model.config, "transpose_to_key", None)
@@ -276,44 +284,31 @@ def continue_primer(
     primer: Primer,
     model,
     steps: int,
+    options: SamplingOptions | None = None,
     *,
-    num_outputs: int = 1,
-    temperature: float | None = 1.0,
-    seed: int | None = None,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    beam_size: int = 1,
-    branch_factor: int = 1,
-    steps_per_iteration: int = 1,
-    pitch_range: tuple[int, int] | None = None,
-    key: str | int | None = None,
-    scale: str | None = None,
     chord_progression: list[str] | None = None,
 ) -> list[np.ndarray]:
-    """Continuation events in the primer's pitches, one array of ``steps`` per output."""
+    """Continuation events in the primer's pitches, one array of ``steps`` per output.
+
+    ``options`` (default :class:`SamplingOptions`) may constrain pitches in the primer's own
+    key and register; they are moved into the model's space with the primer.
+    """
+    options = options or SamplingOptions()
     if int(steps) < 1:
-        raise PrimerError(f"the continuation needs at least 1 step, got {steps}")
+        raise PrimerError(
+            f"the continuation needs at least 1 step, got {steps}", parameters=("steps",)
+        )
     min_note, max_note, to_key = _model_fit(model)
     fitted = primer.melody.copy()
     amount = fitted.squash(min_note, max_note, to_key)
     events = fitted.to_array()
-    mask = model.make_mask(
-        _model_space(allowed_pitches(pitch_range, key, scale), amount),
-        forbid_hold_at=len(events) if _sounding_at_end(events) else None,
-    )
     result = model.continue_events(
         events,
         int(steps),
-        temperature=temperature,
+        options.without_pitch_constraints(),
         chord_progression=chord_progression,
-        seed=seed,
-        num_outputs=num_outputs,
-        top_k=top_k,
-        top_p=top_p,
-        beam_size=beam_size,
-        branch_factor=branch_factor,
-        steps_per_iteration=steps_per_iteration,
-        mask=mask,
+        allowed_pitches=_model_space(options.allowed_pitches(), amount),
+        forbid_hold_at=len(events) if _sounding_at_end(events) else None,
     )
     outputs = []
     for row in result.events:
@@ -419,43 +414,43 @@ def _in_force(events, time: float, attr: str, default):
     return getattr(event, attr) if event is not None else default
 
 
+def continue_merged(
+    primer: Primer,
+    model,
+    steps: int,
+    options: SamplingOptions | None = None,
+    *,
+    exclude_primer: bool = False,
+    chord_progression: list[str] | None = None,
+) -> list[NoteSequence]:
+    """:func:`continue_primer` then :func:`merge_continuation`: one NoteSequence per output."""
+    rows = continue_primer(
+        primer, load_model(model), steps, options, chord_progression=chord_progression
+    )
+    return [merge_continuation(primer, row, exclude_primer=exclude_primer) for row in rows]
+
+
 # --- one call for composition tools -----------------------------------------------------------
-
-
-def load_model(model=None):
-    """A model object from None (the shipped default), a name, a folder or ``markov:PATH``."""
-    if model is None or isinstance(model, str | os.PathLike):
-        text = "" if model is None else str(model)
-        if text.startswith("markov:"):
-            from melodyrnn.generation.markov_rnn import MarkovMelodyModel
-
-            return MarkovMelodyModel.load(text[len("markov:") :])
-        from melodyrnn.generation.music_rnn import MusicRNN
-
-        return MusicRNN.from_pretrained(model)
-    return model
 
 
 def continue_midi(
     primer,
     steps: int = 64,
-    num_outputs: int = 1,
-    temperature: float | None = 1.0,
-    seed: int | None = None,
+    options: SamplingOptions | None = None,
     *,
     model=None,
     track: str | int = "auto",
     exclude_primer: bool = False,
     primer_bars: int | None = None,
-    **options,
+    chord_progression: list[str] | None = None,
 ) -> list[NoteSequence]:
-    """Continue a real MIDI phrase: ``num_outputs`` variations as NoteSequences.
+    """Continue a real MIDI phrase: ``options.num_outputs`` variations as NoteSequences.
 
     ``primer`` is a path, MIDI bytes, a ``mido.MidiFile``/``pretty_midi.PrettyMIDI`` or an
-    unquantized NoteSequence; ``model`` None (the shipped default), a shipped model's name, a
-    checkpoint folder, ``"markov:PATH"`` or a loaded model. ``options`` go to
-    :func:`continue_primer` (top_k, top_p, beam_size, branch_factor, steps_per_iteration,
-    pitch_range, key, scale, chord_progression). Write the results with
+    unquantized NoteSequence; ``options`` a :class:`SamplingOptions` (default: one output at
+    temperature 1.0); ``model`` None (the shipped default), a shipped model's name, a folder
+    or a loaded :class:`~melodyrnn.generation.music_rnn.MusicRNN`. Returns a list, one
+    NoteSequence per variation (module docstring, step 5); write them with
     :func:`melodyrnn.io.midi.sequence_to_midi_file`.
     """
     if isinstance(primer, NoteSequence):
@@ -465,13 +460,11 @@ def continue_midi(
 
         source = midi_to_sequence(primer)
     fitted = prepare_primer(source, track=track, primer_bars=primer_bars)
-    rows = continue_primer(
+    return continue_merged(
         fitted,
-        load_model(model),
+        model,
         steps,
-        num_outputs=num_outputs,
-        temperature=temperature,
-        seed=seed,
-        **options,
+        options,
+        exclude_primer=exclude_primer,
+        chord_progression=chord_progression,
     )
-    return [merge_continuation(fitted, row, exclude_primer=exclude_primer) for row in rows]

@@ -6,7 +6,7 @@ Nothing here knows what an event means. The caller gives:
 * the primer as model inputs (float32 [P, X]) and as events (int [P]);
 * a *feeder* ``feeder(histories [B, L] int, classes [B] int) -> (new_events [B], next_inputs
   float32 [B, X])`` that decodes the chosen classes into events (given each row's history so
-  far, without the new event) and encodes the input row fed after them (see INTERFACES.md).
+  far, without the new event) and encodes the input row fed after them.
 
 The primer is fed in one :meth:`EventRNN.forward` call from a zero state; its last logits
 choose token 0; every chosen token is fed back with one step of :meth:`EventRNN.stepper`
@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from melodyrnn.errors import GenerationError
+from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.models.rnn import EventRNN
 
 __all__ = [
@@ -171,7 +172,7 @@ def choose_tokens(
     return tokens.astype(np.int64), probs
 
 
-def _validate(model, primer_inputs, primer_events, steps, options) -> tuple[np.ndarray, np.ndarray]:
+def _check_primer(model, primer_inputs, primer_events, steps) -> tuple[np.ndarray, np.ndarray]:
     inputs = np.asarray(primer_inputs, dtype=np.float32)
     events = np.asarray(primer_events).astype(np.int64).reshape(-1)
     if inputs.ndim != 2 or inputs.shape[1] != model.input_size:
@@ -185,18 +186,112 @@ def _validate(model, primer_inputs, primer_events, steps, options) -> tuple[np.n
             f"primer has {len(inputs)} input rows but {len(events)} events; they must match"
         )
     if int(steps) < 1:
-        raise GenerationError(f"steps must be >= 1, got {steps}")
-    for name in ("num_outputs", "beam_size", "branch_factor", "steps_per_iteration"):
-        if int(options[name]) < 1:
-            raise GenerationError(f"{name} must be >= 1, got {options[name]}")
-    temperature = options["temperature"]
-    if temperature is not None and not (np.isfinite(temperature) and temperature >= 0):
-        raise GenerationError(f"temperature must be None or >= 0, got {temperature}")
-    if options["top_k"] is not None and int(options["top_k"]) < 1:
-        raise GenerationError(f"top_k must be >= 1, got {options['top_k']}")
-    if options["top_p"] is not None and not 0 < options["top_p"] <= 1:
-        raise GenerationError(f"top_p must be in (0, 1], got {options['top_p']}")
+        raise GenerationError(f"{{steps}} must be >= 1, got {steps}", parameters=("steps",))
     return inputs, events
+
+
+def _uniform_source(options: SamplingOptions, uniforms, steps: int, rows: int):
+    """``draw(t) -> uniforms [rows]`` for step ``t``: replayed ones or the seeded generator's."""
+    if not options.sampling:
+        return None
+    if uniforms is not None:
+        table = np.asarray(uniforms, dtype=np.float64)
+        if table.ndim == 1:
+            table = table[:, None]
+        if table.shape != (steps, rows):
+            raise GenerationError(
+                f"uniforms must have shape [{steps}] or [{steps}, {rows}], got {list(table.shape)}"
+            )
+        return lambda t: table[t]
+    seed = options.seed
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    return lambda t: rng.random(rows)
+
+
+def _static_mask(mask, num_classes: int) -> np.ndarray | None:
+    if mask is None or callable(mask):
+        return None
+    static = np.asarray(mask, dtype=bool)
+    if static.shape != (num_classes,):
+        raise GenerationError(
+            f"mask must be a bool array of {num_classes} classes, got shape {list(static.shape)}"
+        )
+    return static
+
+
+class _Beams:
+    """Every row's history, chosen classes, score and (if asked) logits and distributions.
+
+    Rows are ``num_outputs`` blocks of ``beam_width`` rows; :meth:`prune` keeps each block's
+    ``beam_size`` best rows and replicates them ``branch_factor`` times (Magenta's beam search).
+    """
+
+    def __init__(self, events, steps, options, num_classes, keep_logits, keep_probabilities):
+        self.options = options
+        self.primer_len = len(events)
+        self.rows = options.num_outputs * options.beam_width
+        self.histories = np.empty((self.rows, self.primer_len + steps), dtype=np.int64)
+        self.histories[:, : self.primer_len] = events
+        self.classes = np.empty((self.rows, steps), dtype=np.int64)
+        self.loglik = np.zeros(self.rows, dtype=np.float64)
+        shape = (self.rows, steps, num_classes)
+        self.logits = np.empty(shape, np.float32) if keep_logits else None
+        self.probabilities = np.empty(shape, np.float32) if keep_probabilities else None
+        every = options.steps_per_iteration
+        first = (steps - 1) % every + 1
+        self.prune_at = set(range(first, steps, every)) if options.beam_width > 1 else set()
+
+    def history(self, t: int) -> np.ndarray:
+        return self.histories[:, : self.primer_len + t]
+
+    def record(self, t, tokens, new_events, log_probs, logits, probs) -> None:
+        self.loglik += log_probs[np.arange(self.rows), tokens]
+        self.classes[:, t] = tokens
+        self.histories[:, self.primer_len + t] = new_events
+        if self.logits is not None:
+            self.logits[:, t] = logits
+        if self.probabilities is not None:
+            self.probabilities[:, t] = probs
+
+    def prune(self) -> np.ndarray:
+        """Reorder the rows for the next iteration; returns the order (to reorder the state)."""
+        o = self.options
+        order = _prune_and_branch(
+            self.loglik, o.num_outputs, o.beam_width, o.beam_size, o.branch_factor
+        )
+        self.histories, self.classes, self.loglik = (
+            self.histories[order],
+            self.classes[order],
+            self.loglik[order],
+        )
+        if self.logits is not None:
+            self.logits = self.logits[order]
+        if self.probabilities is not None:
+            self.probabilities = self.probabilities[order]
+        return order
+
+    def best(self) -> GenerationResult:
+        width = self.options.beam_width
+        best = np.arange(self.options.num_outputs) * width
+        if width > 1:
+            best = best + self.loglik.reshape(-1, width).argmax(axis=1)
+        return GenerationResult(
+            classes=self.classes[best],
+            events=self.histories[best, self.primer_len :],
+            log_likelihood=self.loglik[best],
+            logits=None if self.logits is None else self.logits[best],
+            probabilities=None if self.probabilities is None else self.probabilities[best],
+        )
+
+
+@contextlib.contextmanager
+def _eval_mode(model) -> Iterator[None]:
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
 
 
 def generate(
@@ -205,22 +300,15 @@ def generate(
     primer_events: np.ndarray,
     feeder: Feeder,
     steps: int,
+    options: SamplingOptions | None = None,
     *,
-    num_outputs: int = 1,
-    temperature: float | None = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
     mask: np.ndarray | MaskFn | None = None,
-    beam_size: int = 1,
-    branch_factor: int = 1,
-    steps_per_iteration: int = 1,
-    seed: int | np.random.Generator | None = None,
     uniforms: np.ndarray | None = None,
     return_logits: bool = False,
     return_probabilities: bool = False,
     num_threads: int | None = None,
 ) -> GenerationResult:
-    """Generate ``steps`` tokens after the primer for ``num_outputs`` rows in one batch.
+    """Generate ``steps`` tokens after the primer for ``options.num_outputs`` rows in one batch.
 
     Args:
         model: the network (put in eval mode for the call, then restored).
@@ -228,140 +316,74 @@ def generate(
         primer_events: int [P], the primer events (start of every row's history).
         feeder: decodes chosen classes to events and encodes the next input (module docstring).
         steps: number of tokens to generate.
-        num_outputs: independent rows (each its own beam search when beam_size > 1).
-        temperature: None or 0 for argmax, else the softmax temperature.
-        top_k, top_p: keep only the k best classes / the nucleus of mass top_p.
+        options: token choice (temperature, seed, num_outputs, top-k/top-p, beam search); the
+            sampler works on classes, so pitch constraints must come as a ``mask``.
         mask: bool [C] of allowed classes, or a callable ``histories [B, L] -> bool [B, C]``.
-        beam_size, branch_factor, steps_per_iteration: Magenta's beam search.
-        seed: int or numpy Generator for the uniforms (same seed -> same output).
         uniforms: explicit uniforms [steps] or [steps, rows] to replay (e.g. a tfjs run).
         return_logits, return_probabilities: also return the per-step logits / distributions.
         num_threads: torch threads for the loop (default :func:`default_num_threads`).
     """
-    options = dict(
-        num_outputs=num_outputs,
-        beam_size=beam_size,
-        branch_factor=branch_factor,
-        steps_per_iteration=steps_per_iteration,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-    )
-    inputs, events = _validate(model, primer_inputs, primer_events, steps, options)
+    options = options or SamplingOptions()
+    if options.allowed_pitches() is not None:
+        raise GenerationError(
+            "generate chooses classes, not pitches: turn pitch_range/key/scale into a mask "
+            "(MusicRNN.continue_events does)"
+        )
+    inputs, events = _check_primer(model, primer_inputs, primer_events, steps)
     steps = int(steps)
-    sampling = bool(temperature)
-    width = beam_size * branch_factor  # rows per output while branches are alive
-    rows = num_outputs * width
-    if uniforms is not None:
-        uniforms = np.asarray(uniforms, dtype=np.float64)
-        if uniforms.ndim == 1:
-            uniforms = uniforms[:, None]
-        if uniforms.shape != (steps, rows):
-            raise GenerationError(
-                f"uniforms must have shape [{steps}] or [{steps}, {rows}], "
-                f"got {list(uniforms.shape)}"
-            )
-    rng = None
-    if sampling and uniforms is None:
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    static_mask = None
-    if mask is not None and not callable(mask):
-        static_mask = np.asarray(mask, dtype=bool)
-        if static_mask.shape != (model.num_classes,):
-            raise GenerationError(
-                f"mask must be a bool array of {model.num_classes} classes, "
-                f"got shape {list(static_mask.shape)}"
-            )
+    beams = _Beams(events, steps, options, model.num_classes, return_logits, return_probabilities)
+    draw = _uniform_source(options, uniforms, steps, beams.rows)
+    static_mask = _static_mask(mask, model.num_classes)
+    threads = num_threads or default_num_threads(beams.rows)
+    with _eval_mode(model), torch.inference_mode(), _torch_threads(threads):
+        _step_loop(model, inputs, feeder, steps, options, beams, draw, mask, static_mask)
+    return beams.best()
 
-    primer_len = len(events)
-    histories = np.empty((rows, primer_len + steps), dtype=np.int64)
-    histories[:, :primer_len] = events
-    classes = np.empty((rows, steps), dtype=np.int64)
-    loglik = np.zeros(rows, dtype=np.float64)
-    all_logits = np.empty((rows, steps, model.num_classes), np.float32) if return_logits else None
-    all_probs = (
-        np.empty((rows, steps, model.num_classes), np.float32) if return_probabilities else None
-    )
 
-    first = (steps - 1) % steps_per_iteration + 1
-    prune_at = set(range(first, steps, steps_per_iteration)) if width > 1 else set()
-
+def _step_loop(model, inputs, feeder, steps, options, beams, draw, mask, static_mask) -> None:
+    """Feed the primer, then choose, record and feed back one token per step (module doc)."""
     device = model.device
     on_cpu = device.type == "cpu" and model.dtype == torch.float32
-    rows_index = np.arange(rows)
-    input_shape = (rows, model.input_size)
-    plain_argmax = not sampling and mask is None and all_probs is None
-    was_training = model.training
-    threads = num_threads or default_num_threads(rows)
-    model.eval()
-    try:
-        with torch.inference_mode(), _torch_threads(threads):
-            step = model.stepper()
-            primer = torch.from_numpy(inputs).to(device=device, dtype=model.dtype)
-            primer_logits, state = model(primer.unsqueeze(0))
-            state = model.reorder_state(state, torch.zeros(rows, dtype=torch.long, device=device))
-            last = primer_logits[0, -1:].expand(rows, -1)
-            logits = last.float().cpu().numpy()
-            log_probs = _log_probs(last, temperature)
-            for t in range(steps):
-                length = primer_len + t
-                if t in prune_at:
-                    order = _prune_and_branch(loglik, num_outputs, width, beam_size, branch_factor)
-                    histories, classes, loglik, logits, log_probs = (
-                        histories[order],
-                        classes[order],
-                        loglik[order],
-                        logits[order],
-                        log_probs[order],
-                    )
-                    if all_logits is not None:
-                        all_logits = all_logits[order]
-                    if all_probs is not None:
-                        all_probs = all_probs[order]
-                    state = model.reorder_state(state, torch.from_numpy(order).to(device))
-                history = histories[:, :length]
-                if plain_argmax:
-                    tokens = logits.argmax(axis=1)
-                else:
-                    allowed = mask(history) if callable(mask) else static_mask
-                    r = None
-                    if sampling:
-                        r = uniforms[t] if uniforms is not None else rng.random(rows)
-                    tokens, probs = choose_tokens(logits, temperature, r, allowed, top_k, top_p)
-                    if all_probs is not None:
-                        all_probs[:, t] = probs
-                loglik += log_probs[rows_index, tokens]
-                classes[:, t] = tokens
-                if all_logits is not None:
-                    all_logits[:, t] = logits
-                new_events, next_inputs = feeder(history, tokens)
-                histories[:, length] = new_events
-                if t + 1 < steps:
-                    next_inputs = np.asarray(next_inputs, dtype=np.float32)
-                    if next_inputs.shape != input_shape:
-                        raise GenerationError(
-                            f"the feeder returned inputs of shape {list(next_inputs.shape)}, "
-                            f"expected {list(input_shape)}"
-                        )
-                    x = torch.from_numpy(next_inputs)
-                    if not on_cpu:
-                        x = x.to(device=device, dtype=model.dtype)
-                    step_logits, state = step(x, state)
-                    logits = step_logits.numpy() if on_cpu else step_logits.float().cpu().numpy()
-                    log_probs = _log_probs(step_logits, temperature)
-    finally:
-        model.train(was_training)
-
-    best = np.arange(num_outputs) * width
-    if width > 1:
-        best = best + loglik.reshape(num_outputs, width).argmax(axis=1)
-    return GenerationResult(
-        classes=classes[best],
-        events=histories[best, primer_len:],
-        log_likelihood=loglik[best],
-        logits=None if all_logits is None else all_logits[best],
-        probabilities=None if all_probs is None else all_probs[best],
-    )
+    input_shape = (beams.rows, model.input_size)
+    temperature = options.temperature
+    plain_argmax = not options.sampling and mask is None and beams.probabilities is None
+    step = model.stepper()
+    primer = torch.from_numpy(inputs).to(device=device, dtype=model.dtype)
+    primer_logits, state = model(primer.unsqueeze(0))
+    state = model.reorder_state(state, torch.zeros(beams.rows, dtype=torch.long, device=device))
+    last = primer_logits[0, -1:].expand(beams.rows, -1)
+    logits = last.float().cpu().numpy()
+    log_probs = _log_probs(last, temperature)
+    for t in range(steps):
+        if t in beams.prune_at:
+            order = beams.prune()
+            logits, log_probs = logits[order], log_probs[order]
+            state = model.reorder_state(state, torch.from_numpy(order).to(device))
+        history = beams.history(t)
+        probs = None
+        if plain_argmax:
+            tokens = logits.argmax(axis=1)
+        else:
+            allowed = mask(history) if callable(mask) else static_mask
+            r = draw(t) if draw is not None else None
+            tokens, probs = choose_tokens(
+                logits, temperature, r, allowed, options.top_k, options.top_p
+            )
+        new_events, next_inputs = feeder(history, tokens)
+        beams.record(t, tokens, new_events, log_probs, logits, probs)
+        if t + 1 < steps:
+            next_inputs = np.asarray(next_inputs, dtype=np.float32)
+            if next_inputs.shape != input_shape:
+                raise GenerationError(
+                    f"the feeder returned inputs of shape {list(next_inputs.shape)}, "
+                    f"expected {list(input_shape)}"
+                )
+            x = torch.from_numpy(next_inputs)
+            if not on_cpu:
+                x = x.to(device=device, dtype=model.dtype)
+            step_logits, state = step(x, state)
+            logits = step_logits.numpy() if on_cpu else step_logits.float().cpu().numpy()
+            log_probs = _log_probs(step_logits, temperature)
 
 
 def _prune_and_branch(
@@ -393,15 +415,10 @@ def score(model: EventRNN, inputs: np.ndarray, labels: np.ndarray) -> np.ndarray
         )
     if y.size and (y.min() < 0 or y.max() >= model.num_classes):
         raise GenerationError(f"labels must lie in 0..{model.num_classes - 1}")
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            tensor = torch.from_numpy(x).to(device=model.device, dtype=model.dtype)
-            logits, _ = model(tensor)
-            log_probs = torch.log_softmax(logits.double(), dim=-1)
-            picked = log_probs.gather(2, torch.from_numpy(y).to(model.device)[..., None])[..., 0]
-            result = picked.cpu().numpy()
-    finally:
-        model.train(was_training)
+    with _eval_mode(model), torch.inference_mode():
+        tensor = torch.from_numpy(x).to(device=model.device, dtype=model.dtype)
+        logits, _ = model(tensor)
+        log_probs = torch.log_softmax(logits.double(), dim=-1)
+        picked = log_probs.gather(2, torch.from_numpy(y).to(model.device)[..., None])[..., 0]
+        result = picked.cpu().numpy()
     return result[0] if single else result

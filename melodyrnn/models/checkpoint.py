@@ -51,7 +51,9 @@ def save_checkpoint(
 
     path = Path(path)
     if path.exists() and not force:
-        raise CheckpointError(f"{path} already exists; pass force=True to overwrite it")
+        raise CheckpointError(
+            f"{path} already exists; pass {{force}} to overwrite it", parameters=("force",)
+        )
     if path.exists() and not path.is_dir():
         raise CheckpointError(f"{path} exists and is not a folder")
     _check_model_matches_config(model, config)

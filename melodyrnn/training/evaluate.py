@@ -57,7 +57,7 @@ def model_settings(model):
     """The :class:`~melodyrnn.training.dataset.DatasetSettings` a melody model's data must have."""
     from melodyrnn.training.dataset import DatasetSettings
 
-    if getattr(model, "is_drums", False):
+    if model.kind == "drums":
         raise ConfigError("evaluate works on melody models; this is a drum model")
     low, high = model.pitch_range
     config = model.config
@@ -134,32 +134,32 @@ def _check_settings(ds, settings) -> None:
 def evaluate_likelihood(model, melodies: list[np.ndarray]) -> dict:
     """Teacher-forced next-event metrics of ``model`` on squashed melody event arrays.
 
-    ``model`` is a :class:`~melodyrnn.generation.music_rnn.MusicRNN` with a melody encoder (one-hot,
-    lookback or key) or a :class:`~melodyrnn.generation.markov_rnn.MarkovMelodyModel`.
-    Positions 1..n-1
-    of every melody of at least two events are scored; event steps are those whose event is not
-    NO_EVENT. Both kinds of model score exactly the same steps.
+    ``model`` is a :class:`~melodyrnn.generation.music_rnn.MusicRNN` with a melody encoder
+    (one-hot, lookback or key): an LSTM or the n-gram baseline. Positions 1..n-1 of every melody
+    of at least two events are scored; event steps are those whose event is not NO_EVENT. Both
+    kinds of model score exactly the same steps.
     """
-    from melodyrnn.generation.markov_rnn import MarkovMelodyModel
+    from melodyrnn.models.ngram_net import NGramNet
 
     melodies = [np.asarray(m, dtype=np.int64) for m in melodies]
     scored = [m for m in melodies if len(m) >= 2]
     if not scored:
         raise DatasetError("no melodies of at least two steps to evaluate on")
-    if isinstance(model, MarkovMelodyModel):
+    if isinstance(model.network, NGramNet):
         # One-hot labels: label 0 <=> NO_EVENT, so NGramModel's event mask (label != 0) is the
         # event mask events[1:] != NO_EVENT.
-        labels = model.labels(scored)
-        return model.ngram.evaluate(labels, model.encoder.default_event_label, skip_first=True)
+        labels = [model.encoder.labels(m) for m in scored]
+        ngram = model.network.ngram
+        return ngram.evaluate(labels, model.encoder.default_event_label, skip_first=True)
     from melodyrnn.training.train import EncodedMelodies, evaluate_model
 
-    if getattr(model, "is_drums", False) or getattr(model, "has_chords", False):
+    if model.kind != "melody":
         raise ConfigError(
             "evaluate_likelihood needs a melody model without chord input "
             f"(got {model.config.name})"
         )
     data = EncodedMelodies.from_events(model.encoder, scored, MELODY_NO_EVENT)
-    return evaluate_model(model.model, data, model.encoder.default_event_label)
+    return evaluate_model(model.network, data, model.encoder.default_event_label)
 
 
 # --- musical statistics ---------------------------------------------------------------------
@@ -366,11 +366,14 @@ def generate_for_eval(
     The same ``seed`` picks the same primers for every model (:func:`pick_primers`) and drives
     the sampling; ``temperature`` None or 0 takes the most likely event at every step.
     """
+    from melodyrnn.generation.options import SamplingOptions
+
     rng = np.random.default_rng([seed, 1])
     outputs = []
     for i in pick_primers(melodies, num, primer_steps, steps, seed):
         primer = np.asarray(melodies[i][:primer_steps], dtype=np.int64)
-        result = model.continue_events(primer, steps, temperature=temperature or None, seed=rng)
+        options = SamplingOptions(temperature=temperature or None, seed=rng)
+        result = model.continue_events(primer, steps, options)
         outputs.append(result.events[0])
     return outputs
 
@@ -380,7 +383,7 @@ def generate_for_eval(
 
 def _model_name(spec, model, taken: set) -> str:
     if spec is None:  # the shipped default model
-        from melodyrnn.generation.music_rnn import DEFAULT_MODEL
+        from melodyrnn.models.registry import DEFAULT_MODEL
 
         name = DEFAULT_MODEL
     elif isinstance(spec, str | os.PathLike):
@@ -397,22 +400,24 @@ def _model_name(spec, model, taken: set) -> str:
 
 def _baseline_model(baseline, data, orders):
     """(model, order table) of the n-gram baseline, or (None, None)."""
-    from melodyrnn.generation.markov_rnn import MarkovMelodyModel
+    from melodyrnn.generation.music_rnn import MusicRNN
+    from melodyrnn.models.ngram_net import load_ngram_model
+    from melodyrnn.training.ngram import train_ngram_model
 
     if baseline is None:
         return None, None
-    if isinstance(baseline, MarkovMelodyModel):
+    if isinstance(baseline, MusicRNN):
         return baseline, None
     text = str(baseline)
     if text != "markov":
         path = text[len("markov:") :] if text.startswith("markov:") else text
-        return MarkovMelodyModel.load(path), None
+        return MusicRNN(*load_ngram_model(path)), None
     if not _is_dataset(data):
         raise DatasetError(
             f"{data} is a MIDI folder, which has no train split to fit the n-gram baseline on; "
             "give a trained one with --baseline markov:PATH, or evaluate on a dataset folder"
         )
-    return MarkovMelodyModel.train(data, orders)
+    return train_ngram_model(data, orders)
 
 
 def evaluate_models(
@@ -432,12 +437,12 @@ def evaluate_models(
     ``models``: one or a list of model paths/names/``markov:PATH`` or loaded models.
     ``data``: a dataset folder (eval split) or a MIDI folder (every melody).
     ``baseline``: ``"markov"`` (fit one on the dataset's train split, the order chosen on its
-    eval split), ``"markov:PATH"``/a :class:`MarkovMelodyModel`, or None.
+    eval split), ``"markov:PATH"``/a loaded n-gram :class:`MusicRNN`, or None.
     Returns ``{"likelihood": {name: metrics}, "musical": {"data"|name: means},
     "overlap": {name: {feature: area}}, "baseline": ..., "settings": ...}``; the baseline's
     column is ``"n-gram"``. :func:`format_evaluation` prints it.
     """
-    from melodyrnn.generation.primer import load_model
+    from melodyrnn.generation.music_rnn import load_model
 
     specs = models if isinstance(models, list | tuple) else [models]
     if not specs:
@@ -479,7 +484,7 @@ def evaluate_models(
         result["overlap"][name] = overlap_areas(generated, reference)
     if ngram is not None:
         result["baseline"] = {
-            "order": ngram.order,
+            "order": ngram.network.order,
             "order_selection": [{"order": r["order"], "loss": r["loss"]} for r in table or []],
         }
     return result
