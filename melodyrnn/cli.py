@@ -230,7 +230,7 @@ def _run_continue(args) -> int:
         where = "" if args.exclude_primer else f", from {start:.2f} s"
         print(f"wrote {path} ({steps} steps, {added} new notes{where})")
         if extras:
-            from melodyrnn.render.render import render_file
+            from melodyrnn.render.files import render_file
 
             rendered = render_file(
                 path,
@@ -270,7 +270,7 @@ def _print_rendered(rendered, indent: str = "") -> None:
 @verb("render", _add_render, "draw a piano roll and/or render audio of a MIDI file")
 def _run_render(args) -> int:
     from melodyrnn.errors import RenderError
-    from melodyrnn.render.render import render_file
+    from melodyrnn.render.files import render_file
 
     if not (args.png or args.wav):
         raise RenderError("say what to render: --png, --wav or both")

@@ -6,8 +6,9 @@ Quantization follows note-seq exactly (round half up, zero-length notes get one 
 tempo or time-signature changes); :func:`flatten_tempo` goes beyond it so real files with tempo
 drift can still be quantized.
 
-Converters to and from a real ``note_seq.NoteSequence`` (when note-seq is installed) and to and
-from magenta.js's camelCase JSON live on :class:`NoteSequence`.
+Converters to and from other formats are free functions in the I/O layer: MIDI in
+:mod:`melodyrnn.io.midi`, a real ``note_seq.NoteSequence`` in :mod:`melodyrnn.io.note_seq_proto`,
+magenta.js's camelCase JSON in :mod:`melodyrnn.io.magenta_js_json`.
 """
 
 from __future__ import annotations
@@ -127,16 +128,18 @@ def _clone(item):
     return cls(*getter(item))
 
 
-_LIST_FIELDS = (
-    "notes",
-    "tempos",
-    "time_signatures",
-    "key_signatures",
-    "control_changes",
-    "pitch_bends",
-    "instrument_infos",
-    "text_annotations",
-)
+# Each list field of NoteSequence and the dataclass of its items, in field order (copy() and the
+# converters in melodyrnn.io walk them).
+ITEM_TYPES: dict[str, type] = {
+    "notes": Note,
+    "tempos": Tempo,
+    "time_signatures": TimeSignature,
+    "key_signatures": KeySignature,
+    "control_changes": ControlChange,
+    "pitch_bends": PitchBend,
+    "instrument_infos": InstrumentInfo,
+    "text_annotations": TextAnnotation,
+}
 
 
 @dataclass(slots=True)
@@ -163,7 +166,7 @@ class NoteSequence:
     def copy(self) -> NoteSequence:
         """A deep copy (every note and event is a new object)."""
         out = _copy.copy(self)
-        for name in _LIST_FIELDS:
+        for name in ITEM_TYPES:
             setattr(out, name, [_clone(x) for x in getattr(self, name)])
         if self.quantization_info is not None:
             out.quantization_info = _copy.copy(self.quantization_info)
@@ -223,108 +226,6 @@ class NoteSequence:
         if not self.time_signatures:
             return TimeSignature()
         return min(self.time_signatures, key=lambda t: t.time)
-
-    # -- converters -----------------------------------------------------------
-
-    def to_note_seq(self):
-        """A real ``note_seq.NoteSequence`` protobuf (needs the ``noteseq`` extra)."""
-        from melodyrnn.io.note_seq_proto import to_note_seq
-
-        return to_note_seq(self)
-
-    @classmethod
-    def from_note_seq(cls, proto) -> NoteSequence:
-        """Build from a ``note_seq.NoteSequence`` protobuf."""
-        from melodyrnn.io.note_seq_proto import from_note_seq
-
-        return from_note_seq(proto)
-
-    def to_magenta_js_json(self) -> dict:
-        """The camelCase JSON object magenta.js uses (``INoteSequence``)."""
-        return to_magenta_js_json(self)
-
-    @classmethod
-    def from_magenta_js_json(cls, obj: dict) -> NoteSequence:
-        return from_magenta_js_json(obj)
-
-
-# --- magenta.js JSON -----------------------------------------------------------
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-_JS_ITEM_TYPES = {
-    "notes": Note,
-    "tempos": Tempo,
-    "time_signatures": TimeSignature,
-    "key_signatures": KeySignature,
-    "control_changes": ControlChange,
-    "pitch_bends": PitchBend,
-    "instrument_infos": InstrumentInfo,
-    "text_annotations": TextAnnotation,
-}
-
-# Fields of each item magenta.js writes only when the sequence is quantized.
-_QUANTIZED_ITEM_FIELDS = {"quantized_start_step", "quantized_end_step", "quantized_step"}
-
-
-def to_magenta_js_json(ns: NoteSequence) -> dict:
-    """Serialise to magenta.js's JSON shape (fields with default values are kept explicit)."""
-    quantized = ns.is_quantized
-    out: dict = {"ticksPerQuarter": ns.ticks_per_quarter, "totalTime": ns.total_time}
-    for name, item_type in _JS_ITEM_TYPES.items():
-        items = []
-        for item in getattr(ns, name):
-            obj = {}
-            for f in dataclasses.fields(item_type):
-                if f.name in _QUANTIZED_ITEM_FIELDS and not quantized:
-                    continue
-                obj[_camel(f.name)] = getattr(item, f.name)
-            items.append(obj)
-        out[_camel(name)] = items
-    if quantized:
-        qi = ns.quantization_info
-        out["quantizationInfo"] = (
-            {"stepsPerQuarter": qi.steps_per_quarter}
-            if qi.steps_per_quarter
-            else {"stepsPerSecond": qi.steps_per_second}
-        )
-        out["totalQuantizedSteps"] = ns.total_quantized_steps
-    if ns.id:
-        out["id"] = ns.id
-    if ns.filename:
-        out["filename"] = ns.filename
-    return out
-
-
-def from_magenta_js_json(obj: dict) -> NoteSequence:
-    """Parse magenta.js's JSON; missing fields take protobuf defaults (velocity 0 included)."""
-    ns = NoteSequence()
-    for name, item_type in _JS_ITEM_TYPES.items():
-        camel_to_field = {_camel(f.name): f.name for f in dataclasses.fields(item_type)}
-        items = []
-        for raw in obj.get(_camel(name), []) or []:
-            kwargs = {camel_to_field[k]: v for k, v in raw.items() if k in camel_to_field}
-            if item_type is Note:
-                kwargs.setdefault("velocity", 0)
-                kwargs.setdefault("pitch", 0)
-            items.append(item_type(**kwargs))
-        setattr(ns, name, items)
-    ns.ticks_per_quarter = int(obj.get("ticksPerQuarter", STANDARD_PPQ) or STANDARD_PPQ)
-    ns.total_time = float(obj.get("totalTime", 0.0) or 0.0)
-    ns.total_quantized_steps = int(obj.get("totalQuantizedSteps", 0) or 0)
-    qi = obj.get("quantizationInfo")
-    if qi:
-        ns.quantization_info = QuantizationInfo(
-            steps_per_quarter=int(qi.get("stepsPerQuarter", 0) or 0),
-            steps_per_second=int(qi.get("stepsPerSecond", 0) or 0),
-        )
-    ns.id = obj.get("id", "") or ""
-    ns.filename = obj.get("filename", "") or ""
-    return ns
 
 
 # --- quantization -------------------------------------------------------------

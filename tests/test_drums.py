@@ -20,13 +20,15 @@ from melodyrnn.events.drums import (
     drums_to_sequence_magenta_js,
     extract_drum_tracks,
 )
+from melodyrnn.io.magenta_js_json import from_magenta_js_json
+from melodyrnn.io.midi import midi_to_sequence
+from melodyrnn.io.note_seq_proto import to_note_seq
 from melodyrnn.sequence import (
     Note,
     NoteSequence,
     QuantizationInfo,
     Tempo,
     TimeSignature,
-    from_magenta_js_json,
     quantize_note_sequence,
 )
 
@@ -38,17 +40,12 @@ ENCODE = json.loads((FIXTURES / "expected" / "encode.json").read_text())
 
 
 def _read_midi(name: str) -> NoteSequence:
-    path = FIXTURES / "midi" / name
-    try:
-        from melodyrnn.io.midi import midi_to_sequence
-    except ImportError:
-        return NoteSequence.from_note_seq(note_seq.midi_file_to_note_sequence(str(path)))
-    return midi_to_sequence(path)
+    return midi_to_sequence(FIXTURES / "midi" / name)
 
 
 def _noteseq_track(qns: NoteSequence, **kwargs):
     track = drums_lib.DrumTrack()
-    track.from_quantized_sequence(qns.to_note_seq(), **kwargs)
+    track.from_quantized_sequence(to_note_seq(qns), **kwargs)
     return track
 
 
@@ -63,7 +60,7 @@ def _assert_same_track(ours: DrumTrack, theirs) -> None:
 def _noteseq_extract(qns: NoteSequence, min_bars, max_steps_truncate, max_steps_discard, **kw):
     """magenta/pipelines/drum_pipelines.extract_drum_tracks, run on note-seq's DrumTrack (magenta
     itself is not installed): the oracle for our extraction loop."""
-    proto = qns.to_note_seq()
+    proto = to_note_seq(qns)
     steps_per_bar = int(note_seq.sequences_lib.steps_per_bar_in_quantized_sequence(proto))
     search, tracks, short, long_, truncated = 0, [], 0, 0, 0
     while True:

@@ -35,13 +35,15 @@ from melodyrnn.events.melody import (  # noqa: E402
     project_melody,
     project_melody_magenta_js,
 )
+from melodyrnn.io.magenta_js_json import from_magenta_js_json  # noqa: E402
+from melodyrnn.io.midi import midi_to_sequence  # noqa: E402
+from melodyrnn.io.note_seq_proto import from_note_seq, to_note_seq  # noqa: E402
 from melodyrnn.sequence import (  # noqa: E402
     Note,
     NoteSequence,
     QuantizationInfo,
     Tempo,
     TimeSignature,
-    from_magenta_js_json,
     quantize_note_sequence,
 )
 
@@ -56,10 +58,6 @@ HYPO = settings(max_examples=80, deadline=None, suppress_health_check=[HealthChe
 
 
 def read_midi(path: Path) -> NoteSequence:
-    try:
-        from melodyrnn.io.midi import midi_to_sequence
-    except ImportError:  # pragma: no cover - midi_io is written by another helper
-        return NoteSequence.from_note_seq(note_seq.midi_file_to_note_sequence(str(path)))
     return midi_to_sequence(path)
 
 
@@ -79,7 +77,7 @@ QUANTIZED = _quantized_fixtures()
 def ns_melody(qns: NoteSequence, **kwargs):
     """note-seq's Melody.from_quantized_sequence on the same sequence."""
     mel = melodies_lib.Melody()
-    mel.from_quantized_sequence(qns.to_note_seq(), **kwargs)
+    mel.from_quantized_sequence(to_note_seq(qns), **kwargs)
     return mel
 
 
@@ -526,7 +524,7 @@ def test_to_sequence_matches_note_seq(events, start, spq, velocity, instrument, 
         sequence_start_time=t0,
         qpm=qpm,
     )
-    assert ours.to_sequence(**kwargs) == NoteSequence.from_note_seq(theirs.to_sequence(**kwargs))
+    assert ours.to_sequence(**kwargs) == from_note_seq(theirs.to_sequence(**kwargs))
 
 
 def test_to_sequence_hand_case():
@@ -557,7 +555,7 @@ def reference_extract_melodies(
     filter_drums=True,
 ):
     """Magenta's melody_pipelines.extract_melodies, as a loop over note-seq's Melody."""
-    proto = qns.to_note_seq()
+    proto = to_note_seq(qns)
     stats = dict.fromkeys(M.EXTRACT_COUNTERS, 0)
     lengths = Counter()
     melodies = []

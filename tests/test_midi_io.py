@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import sys
 import time
 from collections import Counter
 from fractions import Fraction
@@ -18,15 +19,16 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from melodyrnn.errors import MidiError, QuantizationError
-from melodyrnn.io import midi as midi_io
+from melodyrnn.io.magenta_js_json import from_magenta_js_json
 from melodyrnn.io.midi import (
     BACKENDS,
-    MAX_TICKS,
     midi_to_sequence,
     sequence_to_midi_bytes,
     sequence_to_midi_file,
-    symusic_refusal,
 )
+from melodyrnn.io.midi_checks import MAX_TICKS
+from melodyrnn.io.midi_fast import NotExact, read_with_symusic, score_class
+from melodyrnn.io.note_seq_proto import from_note_seq, to_note_seq
 from melodyrnn.sequence import (
     MINOR,
     ControlChange,
@@ -136,12 +138,12 @@ def test_reading_matches_note_seq(path, note_seq):
     assert (ours.filename, ours.id) == (str(path), path.stem)
     proto = midi_io.midi_file_to_note_sequence(str(path))
     ours.filename = ours.id = ""  # note-seq leaves them empty
-    assert ours == NoteSequence.from_note_seq(proto)
+    assert ours == from_note_seq(proto)
     assert ours.notes, "every sample file has notes"
 
     expected_error = QUANTIZE_ERRORS.get(path.name)
     try:
-        ref = NoteSequence.from_note_seq(sequences_lib.quantize_note_sequence(proto, 4))
+        ref = from_note_seq(sequences_lib.quantize_note_sequence(proto, 4))
     except Exception as exc:  # note-seq's own error classes
         assert type(exc).__name__ == expected_error
         with pytest.raises(QuantizationError) as ours_error:
@@ -157,7 +159,7 @@ def test_writing_matches_note_seq_bytes(path, note_seq):
     midi_io, _ = note_seq
     ns = midi_to_sequence(path)
     ref = io.BytesIO()
-    midi_io.note_sequence_to_pretty_midi(ns.to_note_seq()).write(ref)
+    midi_io.note_sequence_to_pretty_midi(to_note_seq(ns)).write(ref)
     assert sequence_to_midi_bytes(ns) == ref.getvalue()
 
 
@@ -304,7 +306,7 @@ def test_random_sequences_survive_round_trip(ns):
 def test_random_sequences_write_the_same_bytes_as_note_seq(note_seq, ns):
     midi_io, _ = note_seq
     ref = io.BytesIO()
-    midi_io.note_sequence_to_pretty_midi(ns.to_note_seq()).write(ref)
+    midi_io.note_sequence_to_pretty_midi(to_note_seq(ns)).write(ref)
     assert sequence_to_midi_bytes(ns) == ref.getvalue()
 
 
@@ -508,7 +510,7 @@ def test_corrupted_files_never_crash_or_hang(path, edits):
         assert isinstance(ns, NoteSequence)
     assert time.perf_counter() - started < 2.0
     # Wherever the reference reads the file, "auto" gives its sequence. (Where the reference
-    # finds a file corrupt, "auto" may read it: symusic is more lenient, see midi_io.)
+    # finds a file corrupt, "auto" may read it: symusic is more lenient, see midi_fast.)
     reference = _outcome(bytes(data), "pretty_midi")
     if isinstance(reference, NoteSequence):
         assert _outcome(bytes(data), "auto") == reference
@@ -544,7 +546,7 @@ def _exact_step(seconds: float, qpm: float, ppq: int, steps_per_quarter: int = 4
 )
 def test_notes_agree_with_magenta_js(entry):
     ours = midi_to_sequence(Path(__file__).parent / "fixtures" / "magenta_js" / entry["file"])
-    js = NoteSequence.from_magenta_js_json(entry["noteSequence"])
+    js = from_magenta_js_json(entry["noteSequence"])
     name = Path(entry["file"]).name
 
     def identity(n, velocity):
@@ -574,7 +576,7 @@ def test_notes_agree_with_magenta_js(entry):
         assert type(error.value).__name__ == "MultipleTempoError"
         return
     q = quantize_note_sequence(ours, 4)
-    jq = NoteSequence.from_magenta_js_json(entry["quantized"])
+    jq = from_magenta_js_json(entry["quantized"])
     assert Counter(cc(c, c.quantized_step) for c in q.control_changes) == Counter(
         cc(c, c.quantized_step) for c in jq.control_changes
     )
@@ -652,6 +654,19 @@ def _outcome(data: bytes, backend: str):
         return midi_to_sequence(data, backend=backend)
     except MidiError as exc:
         return f"MidiError: {exc}"
+
+
+def symusic_refusal(data: bytes) -> str | None:
+    """Why ``backend="auto"`` reads ``data`` with pretty_midi (a bad file: its error message);
+    None when it reads it with symusic."""
+    symusic_score = score_class()
+    if symusic_score is None:
+        return "symusic 0.6 is not installed"
+    try:
+        read_with_symusic(bytes(data), symusic_score, "cannot read MIDI data")
+    except (NotExact, MidiError) as exc:
+        return str(exc)
+    return None
 
 
 def assert_backends_agree(data: bytes) -> bool:
@@ -995,11 +1010,20 @@ def test_backend_argument():
         midi_to_sequence(mido.MidiFile(MIDI_SAMPLES[0]), backend="symusic")
 
 
-def test_without_symusic_auto_reads_with_pretty_midi(monkeypatch):
+@pytest.fixture
+def without_symusic(monkeypatch):
+    """symusic cannot be imported, as where it is not installed (score_class caches its answer,
+    so the cache is emptied before and after)."""
+    monkeypatch.setitem(sys.modules, "symusic", None)
+    score_class.cache_clear()
+    yield
+    score_class.cache_clear()
+
+
+def test_without_symusic_auto_reads_with_pretty_midi(without_symusic):
     data = MIDI_SAMPLES[0].read_bytes()
-    expected = midi_to_sequence(data, backend="symusic")
-    monkeypatch.setattr(midi_io, "_symusic_score_class", lambda: None)
-    assert symusic_refusal(data) == "symusic 0.6 is not installed"
+    expected = midi_to_sequence(data, backend="pretty_midi")
+    assert score_class() is None
     assert midi_to_sequence(data) == expected
     with pytest.raises(MidiError, match="backend 'symusic' needs symusic 0.6"):
         midi_to_sequence(data, backend="symusic")

@@ -1,4 +1,4 @@
-"""Piano-roll PNGs and WAV renderings (melodyrnn.render.render).
+"""Piano-roll PNGs and WAV renderings (melodyrnn.render: piano_roll, audio, files).
 
 Truth comes from hand-computed bar times, pixel sizes, the colours the module promises, and the
 physics of the audio (duration, level, the first note's frequency). The soundfont renderers are
@@ -17,17 +17,15 @@ from matplotlib.image import imread
 
 from melodyrnn.errors import MelodyRNNError, OutputExistsError, RenderError
 from melodyrnn.io.midi import midi_to_sequence
-from melodyrnn.render import render
-from melodyrnn.render.render import (
+from melodyrnn.render import audio
+from melodyrnn.render.audio import PEAK_LEVEL, RELEASE_TAIL, available_wav_methods, render_wav
+from melodyrnn.render.files import render_file, render_sequence
+from melodyrnn.render.piano_roll import (
     CONTINUATION_COLOR,
     DRUM_COLOR,
     PRIMER_COLOR,
-    RELEASE_TAIL,
-    available_wav_methods,
     bar_start_times,
     piano_roll_png,
-    render_file,
-    render_wav,
 )
 from melodyrnn.sequence import Note, NoteSequence, Tempo, TimeSignature
 
@@ -73,7 +71,7 @@ def assert_good_audio(samples: np.ndarray, rate: int, expected_seconds: float) -
     assert abs(len(samples) / rate - expected_seconds) <= 2 / rate
     assert np.sqrt(np.mean(samples**2)) > 0.02, "rendering is (nearly) silent"
     peak = np.abs(samples).max()
-    assert render.PEAK_LEVEL - 0.01 <= peak <= render.PEAK_LEVEL + 0.01  # normalised, no clipping
+    assert PEAK_LEVEL - 0.01 <= peak <= PEAK_LEVEL + 0.01  # normalised, no clipping
     assert np.count_nonzero(np.abs(samples) >= 32767 / 32768) == 0
 
 
@@ -193,8 +191,8 @@ def test_auto_uses_the_best_renderer_and_falls_back(ode, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RenderError("fluidsynth failed: broken on purpose")
 
-    monkeypatch.setattr(render, "_render_fluidsynth", broken)
-    monkeypatch.setattr(render, "_tinysoundfont", lambda: None)
+    monkeypatch.setattr(audio, "_render_fluidsynth", broken)
+    monkeypatch.setattr(audio, "_tinysoundfont", lambda: None)
     path, used = render_wav(ode, tmp_path / "fallback.wav")
     assert used == "sine"
     assert_good_audio(*read_wav(path), ode.total_time + RELEASE_TAIL)
@@ -205,7 +203,7 @@ def test_unavailable_or_unknown_methods_are_clear_errors(ode, tmp_path, monkeypa
         render_wav(ode, tmp_path / "a.wav", method="mp3")
     with pytest.raises(RenderError, match="soundfont '.*nope.sf2' does not exist"):
         render_wav(ode, tmp_path / "a.wav", soundfont=tmp_path / "nope.sf2")
-    monkeypatch.setattr(render.shutil, "which", lambda name: None)
+    monkeypatch.setattr(audio.shutil, "which", lambda name: None)
     with pytest.raises(RenderError, match="fluidsynth program is not on PATH"):
         render_wav(ode, tmp_path / "a.wav", method="fluidsynth")
     assert not list(tmp_path.iterdir())
@@ -254,3 +252,12 @@ def test_render_file_writes_beside_the_midi_or_in_out_dir(tmp_path):
     with pytest.raises(OutputExistsError):
         render_file(midi, png=True, wav=True, out_dir=out)
     assert not (out / "ode.png").exists()
+
+
+def test_render_sequence_writes_a_sequence_in_memory(ode, tmp_path):
+    written = render_sequence(ode, tmp_path / "song", wav=True, title="a title", method="sine")
+    assert dict(written) == {"png": tmp_path / "song.png", "wav": tmp_path / "song.wav"}
+    assert written.wav_method == "sine"
+    assert_good_audio(*read_wav(written["wav"]), ode.total_time + RELEASE_TAIL)
+    with pytest.raises(OutputExistsError):
+        render_sequence(ode, tmp_path / "song", png=False, wav=True)

@@ -17,6 +17,8 @@ from melodyrnn.errors import (
     QuantizationError,
     QuantizationStatusError,
 )
+from melodyrnn.io.magenta_js_json import from_magenta_js_json, to_magenta_js_json
+from melodyrnn.io.note_seq_proto import from_note_seq, to_note_seq
 from melodyrnn.sequence import (
     CHORD_SYMBOL,
     ControlChange,
@@ -114,9 +116,7 @@ def test_quantize_matches_note_seq(note_seq, case):
     ns, spq = case
     (ours, ours_error), (ref, ref_error) = run_both(
         lambda: quantize_note_sequence(ns, spq),
-        lambda: NoteSequence.from_note_seq(
-            sequences_lib.quantize_note_sequence(ns.to_note_seq(), spq)
-        ),
+        lambda: from_note_seq(sequences_lib.quantize_note_sequence(to_note_seq(ns), spq)),
     )
     assert ours_error == ref_error
     assert ours == ref
@@ -129,8 +129,8 @@ def test_quantize_absolute_matches_note_seq(note_seq, case, steps_per_second):
     ns, _ = case
     (ours, ours_error), (ref, ref_error) = run_both(
         lambda: quantize_note_sequence_absolute(ns, steps_per_second),
-        lambda: NoteSequence.from_note_seq(
-            sequences_lib.quantize_note_sequence_absolute(ns.to_note_seq(), steps_per_second)
+        lambda: from_note_seq(
+            sequences_lib.quantize_note_sequence_absolute(to_note_seq(ns), steps_per_second)
         ),
     )
     assert ours_error == ref_error
@@ -191,7 +191,7 @@ def test_quantize_errors(tempos, signatures, start, error, note_seq):
         assert isinstance(raised.value, QuantizationError)
         assert "\n" not in str(raised.value)
         with pytest.raises(getattr(sequences_lib, error.__name__)):
-            sequences_lib.quantize_note_sequence(ns.to_note_seq(), 4)
+            sequences_lib.quantize_note_sequence(to_note_seq(ns), 4)
 
 
 def test_unsorted_time_signatures_still_count_as_a_change(note_seq):
@@ -207,7 +207,7 @@ def test_unsorted_time_signatures_still_count_as_a_change(note_seq):
     )
     with pytest.raises(MultipleTimeSignatureError):
         quantize_note_sequence(ns, 4)
-    ref = sequences_lib.quantize_note_sequence(ns.to_note_seq(), 4)
+    ref = sequences_lib.quantize_note_sequence(to_note_seq(ns), 4)
     assert (ref.time_signatures[0].numerator, ref.tempos[0].qpm) == (3, 90.0)
     ns.time_signatures = ns.time_signatures[:1]
     ns.time_signatures[0].time = 0.0
@@ -254,8 +254,8 @@ def sequences_with_time_changes(draw):
 def test_split_on_time_changes_matches_note_seq(note_seq, ns):
     _, sequences_lib = note_seq
     pieces = split_on_time_changes(ns)
-    reference = sequences_lib.split_note_sequence_on_time_changes(ns.to_note_seq())
-    assert pieces == [NoteSequence.from_note_seq(p) for p in reference]
+    reference = sequences_lib.split_note_sequence_on_time_changes(to_note_seq(ns))
+    assert pieces == [from_note_seq(p) for p in reference]
     for piece in pieces:
         assert len({t.qpm for t in piece.tempos}) <= 1
         assert len({(t.numerator, t.denominator) for t in piece.time_signatures}) <= 1
@@ -288,7 +288,7 @@ def test_split_carries_the_chord_in_force(note_seq):
         text_annotations=[TextAnnotation(0.5, "C", CHORD_SYMBOL)],
         total_time=3.5,
     )
-    reference = sequences_lib.split_note_sequence_on_time_changes(ns.to_note_seq())
+    reference = sequences_lib.split_note_sequence_on_time_changes(to_note_seq(ns))
     assert [a.text for a in reference[1].text_annotations] == ["C"]
     pieces = split_on_time_changes(ns)
     assert pieces[1].text_annotations == [TextAnnotation(0.0, "C", CHORD_SYMBOL)]
@@ -438,16 +438,16 @@ def full_sequences(draw):
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(full_sequences())
 def test_note_seq_round_trip(note_seq, ns):
-    proto = ns.to_note_seq()
+    proto = to_note_seq(ns)
     assert len(proto.notes) == len(ns.notes)
-    assert NoteSequence.from_note_seq(proto) == ns
+    assert from_note_seq(proto) == ns
 
 
 @SETTINGS
 @given(full_sequences())
 def test_magenta_js_json_round_trip(ns):
-    obj = json.loads(json.dumps(ns.to_magenta_js_json()))
-    assert NoteSequence.from_magenta_js_json(obj) == ns
+    obj = json.loads(json.dumps(to_magenta_js_json(ns)))
+    assert from_magenta_js_json(obj) == ns
     if ns.notes:
         assert set(obj["notes"][0]) >= {"pitch", "velocity", "startTime", "endTime", "isDrum"}
         assert ("quantizedStartStep" in obj["notes"][0]) == ns.is_quantized
@@ -483,13 +483,13 @@ def test_parses_magenta_js_note_sequences(stage):
         if stage not in entry:
             continue  # tempo_change.mid has no quantized form (MultipleTempoException)
         obj = entry[stage]
-        ns = NoteSequence.from_magenta_js_json(obj)
+        ns = from_magenta_js_json(obj)
         assert len(ns.notes) == len(obj["notes"]) > 0
         assert ns.is_quantized == (stage == "quantized")
-        back = ns.to_magenta_js_json()
+        back = to_magenta_js_json(ns)
         for key, value in obj.items():
             assert back[key] == value, (entry["file"], key)
         parsed_any += 1
     assert parsed_any >= 6
-    drums = NoteSequence.from_magenta_js_json(files[3][stage])
+    drums = from_magenta_js_json(files[3][stage])
     assert drums.notes[0].is_drum and drums.ticks_per_quarter == 220

@@ -1,2 +1,13 @@
-"""MIDI files and other formats in and out of NoteSequence: the reader and writer (midi), the
-fast symusic reader (midi_fast), the note-seq protobuf converter (note_seq_proto)."""
+"""NoteSequence in and out of other formats, as free functions.
+
+* :mod:`~melodyrnn.io.midi`: MIDI files and bytes <-> NoteSequence with note-seq's semantics;
+  :func:`~melodyrnn.io.midi.midi_to_sequence` picks the reader (``backend=``);
+* :mod:`~melodyrnn.io.midi_fast`: the fast symusic reader, which gives the reference reader's
+  sequence float for float or refuses the file;
+* :mod:`~melodyrnn.io.midi_checks`: the header and limit checks both readers make, with their
+  constants and error wording;
+* :mod:`~melodyrnn.io.note_seq_proto`: note-seq's protobuf ``NoteSequence`` (``noteseq`` extra);
+* :mod:`~melodyrnn.io.magenta_js_json`: magenta.js's camelCase JSON ``NoteSequence``.
+
+Everything here builds on :mod:`melodyrnn.sequence` (which imports nothing from here).
+"""

@@ -15,7 +15,8 @@ Bad input never escapes as a raw mido/pretty_midi traceback: a missing, unreadab
 truncated or non-MIDI file, a type-2 file, a header with 0 ticks per quarter (or SMPTE timing),
 a tempo of 0, or a file whose events lie absurdly far out (which would make pretty_midi allocate
 a tick table of that size) raise :class:`~melodyrnn.errors.MidiError`. The file is checked with
-mido before pretty_midi sees it, so reading is bounded in time and memory.
+mido before pretty_midi sees it, so reading is bounded in time and memory (both readers share
+these checks: :mod:`melodyrnn.io.midi_checks`).
 
 A fast reader (``backend="symusic"``, used by the default ``"auto"`` wherever it can) parses
 with symusic's C++ parser (reading a file takes about a tenth of the reference's time) and
@@ -47,6 +48,17 @@ import pretty_midi
 
 from melodyrnn.errors import MidiError
 from melodyrnn.files import write_bytes_atomically
+from melodyrnn.io.midi_checks import (
+    MAX_TEMPO_US,
+    check_header,
+    check_last_tick,
+    check_signature,
+    check_tempo,
+    check_time_signature,
+    one_line,
+    truncated,
+)
+from melodyrnn.io.midi_fast import NotExact, read_with_symusic, score_class
 from melodyrnn.sequence import (
     DEFAULT_QPM,
     MINOR,
@@ -60,17 +72,6 @@ from melodyrnn.sequence import (
     Tempo,
     TimeSignature,
 )
-
-# Largest absolute tick accepted. pretty_midi allocates a float64 table with one entry per tick
-# (80 MB at this size); a larger value means a corrupt file. 10**7 is pretty_midi's own default
-# limit (note-seq raises it globally to 10**10, which lets garbage files exhaust memory).
-MAX_TICKS = 10_000_000
-
-# note-seq stores time-signature denominators in an int32 field.
-_MAX_DENOMINATOR = 2**31 - 1
-# A set_tempo event stores microseconds per quarter note in 3 bytes.
-_MAX_TEMPO_US = 0xFFFFFF
-
 
 # --- reading ---------------------------------------------------------------------------
 
@@ -93,7 +94,7 @@ def midi_to_sequence(
     * ``"pretty_midi"``: mido + pretty_midi, exactly what note-seq runs (the reference);
     * ``"symusic"``: symusic's C++ parser (about 100x faster), read with pretty_midi's rules.
       Raises :class:`MidiError` where it cannot promise pretty_midi's result (see
-      :func:`symusic_refusal`) or when symusic 0.6 is not installed;
+      :mod:`melodyrnn.io.midi_fast`) or when symusic 0.6 is not installed;
     * ``"auto"`` (default): symusic where it can promise pretty_midi's result, else the
       reference, which then also words every error. ``mido.MidiFile`` and ``PrettyMIDI``
       sources always take the reference path.
@@ -114,7 +115,7 @@ def midi_to_sequence(
         except MidiError as exc:
             raise MidiError(f"{_describe(label)}: {exc}") from exc
         except Exception as exc:  # a hand-built PrettyMIDI with values MIDI cannot hold
-            raise MidiError(f"{_describe(label)}: {_one_line(exc)}") from exc
+            raise MidiError(f"{_describe(label)}: {one_line(exc)}") from exc
         return _with_name(ns, label)
 
     if isinstance(source, mido.MidiFile):
@@ -139,18 +140,16 @@ def midi_to_sequence(
 
     if backend != "pretty_midi":
         where = _describe(label)
-        score_class = _symusic_score_class()
-        if score_class is None:
+        symusic_score = score_class()
+        if symusic_score is None:
             if backend == "symusic":
                 raise MidiError(
                     f"{where}: backend 'symusic' needs symusic 0.6 "
                     "(pip install 'symusic>=0.6,<0.7'); or use backend='pretty_midi'"
                 )
         else:
-            from melodyrnn.io.midi_fast import NotExact, read_with_symusic
-
             try:
-                return _with_name(read_with_symusic(data, score_class, where), label)
+                return _with_name(read_with_symusic(data, symusic_score, where), label)
             except NotExact as exc:
                 if backend == "symusic":
                     raise MidiError(
@@ -184,17 +183,12 @@ def _read_with_pretty_midi(midi: mido.MidiFile, label: str | None) -> NoteSequen
     except MidiError as exc:
         raise MidiError(f"{_describe(label)}: {exc}") from exc
     except Exception as exc:  # pretty_midi raises many kinds of errors on odd files
-        raise MidiError(f"{_describe(label)}: {_one_line(exc)}") from exc
+        raise MidiError(f"{_describe(label)}: {one_line(exc)}") from exc
     return _with_name(ns, label)
 
 
 def _describe(label: str | None) -> str:
     return f"cannot read MIDI file '{label}'" if label else "cannot read MIDI data"
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _with_name(ns: NoteSequence, label: str | None) -> NoteSequence:
@@ -215,73 +209,41 @@ def _read_file(path: str) -> bytes:
     except PermissionError as exc:
         raise MidiError(f"{_describe(path)}: permission denied") from exc
     except OSError as exc:
-        raise MidiError(f"{_describe(path)}: {exc.strerror or _one_line(exc)}") from exc
+        raise MidiError(f"{_describe(path)}: {exc.strerror or one_line(exc)}") from exc
 
 
 def _parse_bytes(data: bytes, label: str | None) -> mido.MidiFile:
     """Parse with mido, turning its many exception types into one clear MidiError."""
     where = _describe(label)
-    _check_signature(data, where)
+    check_signature(data, where)
     try:
         midi = mido.MidiFile(file=io.BytesIO(data))
     except EOFError as exc:
-        raise MidiError(
-            f"{where}: the file is truncated (it ends in the middle of a chunk)"
-        ) from exc
+        raise truncated(where) from exc
     except Exception as exc:
-        raise MidiError(f"{where}: corrupt MIDI data ({_one_line(exc)})") from exc
+        raise MidiError(f"{where}: corrupt MIDI data ({one_line(exc)})") from exc
     midi.filename = label
     return midi
-
-
-def _check_signature(data: bytes, where: str) -> None:
-    if not data:
-        raise MidiError(f"{where}: the file is empty")
-    if data[:4] != b"MThd":
-        raise MidiError(f"{where}: not a Standard MIDI File (it does not start with 'MThd')")
 
 
 def _check_midi(midi: mido.MidiFile, label: str | None) -> None:
     """Reject what pretty_midi cannot read sensibly, before it allocates anything."""
     where = _describe(label)
-    if midi.type == 2:
-        raise MidiError(
-            f"{where}: type 2 MIDI files (independent sequences per track) are not supported; "
-            "save it as type 0 or 1"
-        )
-    if midi.type not in (0, 1):
-        raise MidiError(f"{where}: unknown MIDI file type {midi.type}")
-    if midi.ticks_per_beat < 0:
-        raise MidiError(f"{where}: SMPTE time division is not supported, only ticks per quarter")
-    if midi.ticks_per_beat == 0:
-        raise MidiError(f"{where}: the header gives 0 ticks per quarter note")
-    if not midi.tracks:
-        raise MidiError(f"{where}: the file contains no tracks")
+    check_header(midi.type, midi.ticks_per_beat, len(midi.tracks), where)
     last_tick = 0
     for index, track in enumerate(midi.tracks):
         tick = 0
         for msg in track:
             tick += msg.time
-            if index == 0 and msg.type == "set_tempo" and msg.tempo == 0:
-                raise MidiError(f"{where}: a tempo event gives 0 microseconds per quarter note")
-            if msg.type == "time_signature" and (
-                msg.numerator == 0 or msg.denominator > _MAX_DENOMINATOR
-            ):
-                denominator = msg.denominator
-                if denominator > _MAX_DENOMINATOR:
-                    denominator = f"2**{denominator.bit_length() - 1}"
-                raise MidiError(
-                    f"{where}: invalid time signature {msg.numerator}/{denominator} at tick {tick}"
-                )
+            if index == 0 and msg.type == "set_tempo":
+                check_tempo(msg.tempo, where)
+            if msg.type == "time_signature":
+                check_time_signature(msg.numerator, msg.denominator, tick, where)
         last_tick = max(last_tick, tick)
         if not track:
             # pretty_midi fails on a track with no events at all; an empty track means nothing.
             track.append(mido.MetaMessage("end_of_track", time=0))
-    if last_tick >= MAX_TICKS:
-        raise MidiError(
-            f"{where}: its last event is at tick {last_tick}, beyond the limit of {MAX_TICKS} "
-            "ticks; the file is probably corrupt"
-        )
+    check_last_tick(last_tick, where)
 
 
 def _pretty_midi_to_sequence(pm: pretty_midi.PrettyMIDI) -> NoteSequence:
@@ -325,33 +287,6 @@ def _pretty_midi_to_sequence(pm: pretty_midi.PrettyMIDI) -> NoteSequence:
             )
     ns.total_time = max((n.end_time for n in ns.notes), default=0.0)
     return ns
-
-
-# --- fast reading (melodyrnn.io.midi_fast) ----------------------------------------------------
-
-
-def _symusic_score_class():
-    """symusic's ``ScoreTick`` when symusic 0.6 is installed, else None (tests patch this)."""
-    from melodyrnn.io.midi_fast import score_class
-
-    return score_class()
-
-
-def symusic_refusal(data: bytes) -> str | None:
-    """Why ``backend="auto"`` reads these MIDI bytes with pretty_midi; None: with symusic.
-
-    For benchmarks and tests. A bad file gives its error message.
-    """
-    from melodyrnn.io.midi_fast import NotExact, read_with_symusic
-
-    score_class = _symusic_score_class()
-    if score_class is None:
-        return "symusic 0.6 is not installed"
-    try:
-        read_with_symusic(bytes(data), score_class, _describe(None))
-    except (NotExact, MidiError) as exc:
-        return str(exc)
-    return None
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -432,7 +367,7 @@ def sequence_to_midi_bytes(ns: NoteSequence) -> bytes:
     try:
         pm.write(buffer)
     except Exception as exc:  # values were checked; this is a last line of defence
-        raise MidiError(f"cannot write MIDI: {_one_line(exc)}") from exc
+        raise MidiError(f"cannot write MIDI: {one_line(exc)}") from exc
     return buffer.getvalue()
 
 
@@ -471,7 +406,7 @@ def _check_writable(ns: NoteSequence) -> None:
         fail(f"ticks_per_quarter is {ns.ticks_per_quarter}; it must be in 1..32767")
     for t in ns.tempos:
         check_time(t.time, f"a tempo of {t.qpm} qpm")
-        if not (math.isfinite(t.qpm) and t.qpm > 0) or not 1 <= 6e7 / t.qpm <= _MAX_TEMPO_US:
+        if not (math.isfinite(t.qpm) and t.qpm > 0) or not 1 <= 6e7 / t.qpm <= MAX_TEMPO_US:
             fail(f"tempo {t.qpm} qpm cannot be stored (it must lie between 3.58 and 6e7 qpm)")
     for ts in ns.time_signatures:
         check_time(ts.time, f"time signature {ts.numerator}/{ts.denominator}")

@@ -54,7 +54,16 @@ from itertools import repeat
 import numpy as np
 
 from melodyrnn.errors import MidiError
-from melodyrnn.io.midi import MAX_TICKS, _check_signature, _one_line
+from melodyrnn.io.midi_checks import (
+    MAX_TICKS,
+    check_header,
+    check_last_tick,
+    check_signature,
+    check_tempo,
+    check_time_signature,
+    one_line,
+    truncated,
+)
 from melodyrnn.sequence import (
     ControlChange,
     InstrumentInfo,
@@ -136,28 +145,11 @@ def score_class():
 
 def read_with_symusic(data: bytes, score_class, where: str) -> NoteSequence:
     midi_type, division, bodies = _split_chunks(data, where)
-    if midi_type == 2:
-        raise MidiError(
-            f"{where}: type 2 MIDI files (independent sequences per track) are not supported; "
-            "save it as type 0 or 1"
-        )
-    if midi_type not in (0, 1):
-        raise MidiError(f"{where}: unknown MIDI file type {midi_type}")
-    if division < 0:
-        raise MidiError(f"{where}: SMPTE time division is not supported, only ticks per quarter")
-    if division == 0:
-        raise MidiError(f"{where}: the header gives 0 ticks per quarter note")
-    if not bodies:
-        raise MidiError(f"{where}: the file contains no tracks")
+    check_header(midi_type, division, len(bodies), where)
 
     header = b"MThd\x00\x00\x00\x06\x00\x00\x00\x01" + division.to_bytes(2, "big")
     tracks = [_probe_track(score_class, header, body, where) for body in bodies]
-    last_tick = max(track.last_tick for track in tracks)
-    if last_tick >= MAX_TICKS:
-        raise MidiError(
-            f"{where}: its last event is at tick {last_tick}, beyond the limit of {MAX_TICKS} "
-            "ticks; the file is probably corrupt"
-        )
+    check_last_tick(max(track.last_tick for track in tracks), where)
     for index, track in enumerate(tracks):
         _check_meta(track, where, first=index == 0)
     return _build_sequence(division, tracks)
@@ -165,23 +157,22 @@ def read_with_symusic(data: bytes, score_class, where: str) -> NoteSequence:
 
 def _split_chunks(data: bytes, where: str) -> tuple[int, int, list[bytes]]:
     """Header fields and track chunks, as mido reads them (the chunk level only)."""
-    _check_signature(data, where)
-    truncated = "{}: the file is truncated (it ends in the middle of a chunk)"
+    check_signature(data, where)
     size = int.from_bytes(data[4:8], "big")
     if len(data) < 14 or size < 6:
-        raise MidiError(truncated.format(where))
+        raise truncated(where)
     midi_type, n_tracks, division = struct.unpack(">hhh", data[8:14])
     position = 8 + size
     bodies = []
     for _ in range(n_tracks):
         if position + 8 > len(data):
-            raise MidiError(truncated.format(where))
+            raise truncated(where)
         if data[position : position + 4] != b"MTrk":
             raise MidiError(f"{where}: corrupt MIDI data (a track chunk does not start with MTrk)")
         length = int.from_bytes(data[position + 4 : position + 8], "big")
         body = data[position + 8 : position + 8 + length]
         if len(body) < length:
-            raise MidiError(truncated.format(where))
+            raise truncated(where)
         bodies.append(body)
         position += 8 + length
     return midi_type, division, bodies
@@ -321,7 +312,7 @@ def _parse(score_class, midi: bytes, where: str):
     try:
         return score_class.from_midi(midi)
     except Exception as exc:  # symusic raises RuntimeError, ValueError, ... on corrupt data
-        raise MidiError(f"{where}: corrupt MIDI data ({_one_line(exc)})") from exc
+        raise MidiError(f"{where}: corrupt MIDI data ({one_line(exc)})") from exc
 
 
 def _check_pairing(instruments: list[_Instrument], sounding: list[dict]) -> None:
@@ -428,13 +419,10 @@ def _check_meta(track: _Track, where: str, first: bool) -> None:
             for a, b in zip(events, events[1:]):
                 if a[0] == b[0] and a != b:
                     raise NotExact("two tempos, time or key signatures of track 0 share a tick")
-        if any(mspq == 0 for _, mspq in track.tempos):
-            raise MidiError(f"{where}: a tempo event gives 0 microseconds per quarter note")
+        for _, mspq in track.tempos:
+            check_tempo(mspq, where)
     for tick, numerator, denominator in track.signatures:
-        if numerator == 0:
-            raise MidiError(
-                f"{where}: invalid time signature {numerator}/{denominator} at tick {tick}"
-            )
+        check_time_signature(numerator, denominator, tick, where)
     for _, key, mode in track.keys:
         if not (-7 <= key <= 7 and mode in (0, 1)):
             raise MidiError(

@@ -1,4 +1,8 @@
-"""Conversion to and from note-seq's protobuf ``NoteSequence`` (optional ``noteseq`` extra)."""
+"""Conversion to and from note-seq's protobuf ``NoteSequence`` (optional ``noteseq`` extra).
+
+Field for field: both sides have the same fields under the same names. magenta.js's JSON shape
+is converted in :mod:`melodyrnn.io.magenta_js_json`.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,6 @@ import dataclasses
 
 from melodyrnn import sequence as S
 from melodyrnn.errors import MelodyRNNError
-
-_LISTS = {
-    "notes": S.Note,
-    "tempos": S.Tempo,
-    "time_signatures": S.TimeSignature,
-    "key_signatures": S.KeySignature,
-    "control_changes": S.ControlChange,
-    "pitch_bends": S.PitchBend,
-    "instrument_infos": S.InstrumentInfo,
-    "text_annotations": S.TextAnnotation,
-}
 
 
 def _music_pb2():
@@ -30,6 +23,7 @@ def _music_pb2():
 
 
 def to_note_seq(ns: S.NoteSequence):
+    """A real ``note_seq.NoteSequence`` protobuf of ``ns`` (needs the ``noteseq`` extra)."""
     music_pb2 = _music_pb2()
     proto = music_pb2.NoteSequence()
     proto.ticks_per_quarter = ns.ticks_per_quarter
@@ -42,7 +36,7 @@ def to_note_seq(ns: S.NoteSequence):
             proto.quantization_info.steps_per_quarter = ns.quantization_info.steps_per_quarter
         elif ns.quantization_info.steps_per_second:
             proto.quantization_info.steps_per_second = ns.quantization_info.steps_per_second
-    for name, item_type in _LISTS.items():
+    for name, item_type in S.ITEM_TYPES.items():
         container = getattr(proto, name)
         for item in getattr(ns, name):
             container.add(**{f.name: getattr(item, f.name) for f in dataclasses.fields(item_type)})
@@ -50,6 +44,7 @@ def to_note_seq(ns: S.NoteSequence):
 
 
 def from_note_seq(proto) -> S.NoteSequence:
+    """A :class:`~melodyrnn.sequence.NoteSequence` built from a ``note_seq.NoteSequence``."""
     ns = S.NoteSequence(
         ticks_per_quarter=proto.ticks_per_quarter or S.STANDARD_PPQ,
         total_time=proto.total_time,
@@ -60,7 +55,7 @@ def from_note_seq(proto) -> S.NoteSequence:
     qi = proto.quantization_info
     if qi.steps_per_quarter or qi.steps_per_second:
         ns.quantization_info = S.QuantizationInfo(qi.steps_per_quarter, qi.steps_per_second)
-    for name, item_type in _LISTS.items():
+    for name, item_type in S.ITEM_TYPES.items():
         fields = [f.name for f in dataclasses.fields(item_type)]
         setattr(
             ns,

@@ -1,49 +1,35 @@
-"""Hear and see a NoteSequence: a piano-roll PNG and a WAV rendering.
+"""Hear a NoteSequence: a WAV rendering through a soundfont or a sine-wave fallback.
 
-:func:`piano_roll_png` draws one bar per note (time in seconds across, pitch up), bar lines from
-the tempo map and time signatures, and colours that tell a primer from the continuation a model
-wrote after it (and drums from both). :func:`render_wav` plays the notes through a real General
-MIDI soundfont when it can, trying in turn
+:func:`render_wav` plays the notes through a real General MIDI soundfont when it can, trying in
+turn
 
 1. the ``fluidsynth`` program, if it is on ``PATH``;
 2. the ``tinysoundfont`` Python package, if it is installed;
 3. a sine-wave synthesiser written here with numpy (drums are noise bursts), always available.
 
-Both soundfont renderers need a ``.sf2`` file: the one given, else the small TimGM6mb.sf2 that
-pretty_midi ships inside its package, else one in /usr/share/sounds/sf2. The caller learns which
-renderer ran, so it can say when the result is only the sine fallback.
-
-Every file is written atomically (a temporary file in the same folder, then ``os.replace``), and
-an existing file is only replaced with ``force=True``. Matplotlib is used through its
-object-oriented API on an Agg canvas, so nothing here touches pyplot's global state.
+Both soundfont renderers need a ``.sf2`` file (:func:`find_soundfont`): the one given, else the
+small TimGM6mb.sf2 that pretty_midi ships inside its package, else one in /usr/share/sounds/sf2.
+The caller learns which renderer ran, so it can say when the result is only the sine fallback.
+The file is written atomically and only replaces an existing one with ``force=True``
+(:mod:`melodyrnn.render.targets`). The piano roll is :mod:`melodyrnn.render.piano_roll`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import glob
-import math
 import os
 import shutil
 import subprocess
 import tempfile
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from melodyrnn.constants import pitch_name
-from melodyrnn.errors import MelodyRNNError, OutputExistsError, RenderError
-from melodyrnn.files import atomic_path
-from melodyrnn.sequence import ControlChange, NoteSequence, TempoMap, TimeSignature
-
-# Piano-roll colours (matplotlib's tab10 blue, orange and green); tests look for them.
-PRIMER_COLOR = "#1f77b4"
-CONTINUATION_COLOR = "#ff7f0e"
-DRUM_COLOR = "#2ca02c"
-BAR_LINE_COLOR = "#d0d0d0"
-CONTINUATION_LINE_COLOR = "#b0b0b0"
+from melodyrnn.errors import MelodyRNNError, RenderError
+from melodyrnn.render.targets import atomic_output, check_target
+from melodyrnn.sequence import ControlChange, NoteSequence
 
 # Seconds of audio kept after the last note ends, so releases and reverb can fade out.
 RELEASE_TAIL = 1.0
@@ -51,188 +37,7 @@ RELEASE_TAIL = 1.0
 PEAK_LEVEL = 0.9
 WAV_METHODS = ("fluidsynth", "tinysoundfont", "sine")
 SYSTEM_SOUNDFONT_GLOB = "/usr/share/sounds/sf2/*.sf2"
-# Beyond this many bars, only every n-th bar line is drawn, or they would grey out the plot.
-_MAX_BAR_LINES = 400
 _DRUM_CHANNEL = 9
-
-
-# --- writing files ---------------------------------------------------------------------------
-
-
-def _check_target(path: Path, force: bool) -> None:
-    if path.exists() and not force:
-        raise OutputExistsError(path)
-    if not path.parent.is_dir():
-        raise RenderError(f"cannot write '{path}': folder '{path.parent}' does not exist")
-
-
-@contextlib.contextmanager
-def _atomic_output(path: Path) -> Iterator[Path]:
-    """:func:`melodyrnn.files.atomic_path`, with OSError as a RenderError naming ``path``."""
-    try:
-        with atomic_path(path) as tmp:
-            yield tmp
-    except OSError as exc:
-        raise RenderError(f"cannot write '{path}': {exc.strerror or exc}") from exc
-
-
-def bar_start_times(ns: NoteSequence, end_time: float | None = None) -> list[float]:
-    """Seconds at which bars start up to ``end_time`` (default: the sequence's end).
-
-    Bars are counted in quarter notes through the tempo map; each time signature starts a new
-    bar where it takes effect (4/4 until the first one, as in MIDI).
-    """
-    end = ns.total_time if end_time is None else end_time
-    tempo_map = TempoMap(ns.tempos)
-    end_beats = tempo_map.beats_at(end)
-    meters = sorted(ns.time_signatures, key=lambda ts: ts.time)
-    if not meters or meters[0].time > 0:
-        meters = [TimeSignature(0.0), *meters]
-    starts = [tempo_map.beats_at(ts.time) for ts in meters] + [math.inf]
-    bars: list[float] = []
-    for ts, begin, stop in zip(meters, starts[:-1], starts[1:]):
-        if ts.numerator <= 0 or ts.denominator <= 0 or begin > end_beats + 1e-9:
-            continue
-        bar_length = ts.numerator * 4.0 / ts.denominator
-        last = min(stop - 1e-9, end_beats + 1e-9)
-        count = math.floor((last - begin) / bar_length) + 1 if last >= begin else 0
-        bars.extend((begin + bar_length * np.arange(count)).tolist())
-    return [tempo_map.seconds_at(b) for b in bars]
-
-
-def piano_roll_png(
-    ns: NoteSequence,
-    path: str | os.PathLike,
-    *,
-    continuation_start: float | None = None,
-    title: str | None = None,
-    width: float = 12.0,
-    height: float = 4.0,
-    dpi: int = 100,
-    force: bool = False,
-) -> Path:
-    """Draw ``ns`` as a piano roll and write it to ``path`` as a ``width*dpi`` x ``height*dpi``
-    pixel PNG.
-
-    Pitched notes starting at or after ``continuation_start`` seconds (within a millisecond:
-    MIDI ticks round times) are drawn in
-    :data:`CONTINUATION_COLOR`, earlier ones in :data:`PRIMER_COLOR`; drum hits are
-    :data:`DRUM_COLOR` crosses. ``title`` defaults to the sequence's file name.
-    Raises :class:`OutputExistsError` if ``path`` exists and ``force`` is false.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.collections import PolyCollection
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    path = Path(path)
-    _check_target(path, force)
-    if width <= 0 or height <= 0 or dpi <= 0:
-        raise RenderError(f"width, height and dpi must be positive, got {width}, {height}, {dpi}")
-
-    pitched = [n for n in ns.notes if not n.is_drum]
-    drums = [n for n in ns.notes if n.is_drum]
-    end_time = max([ns.total_time, *(n.end_time for n in ns.notes)])
-    if continuation_start is not None:
-        end_time = max(end_time, continuation_start)
-    end_time = end_time or 1.0
-
-    fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    ax.set_xlim(0.0, end_time * 1.01)
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("pitch")
-    ax.set_title(title if title is not None else _default_title(ns, path))
-
-    bars = bar_start_times(ns, end_time)
-    for bar in bars[:: math.ceil(len(bars) / _MAX_BAR_LINES) or 1]:
-        ax.axvline(bar, color=BAR_LINE_COLOR, linewidth=0.6, zorder=0)
-
-    pitches = [n.pitch for n in ns.notes] or [60]
-    low, high = min(pitches) - 1, max(pitches) + 1
-    ax.set_ylim(low - 0.5, high + 0.5)
-    ticks = _pitch_ticks(low, high)
-    ax.set_yticks(ticks, [pitch_name(p) for p in ticks])
-    for c in (p for p in range(low, high + 1) if p % 12 == 0):
-        ax.axhline(c - 0.5, color=BAR_LINE_COLOR, linewidth=0.6, zorder=0)
-
-    legend: list = []
-    is_continuation = np.array(
-        [
-            continuation_start is not None and n.start_time >= continuation_start - 1e-3
-            for n in pitched
-        ],
-        dtype=bool,
-    )
-    groups = [
-        (~is_continuation, PRIMER_COLOR, "primer" if continuation_start is not None else "notes"),
-        (is_continuation, CONTINUATION_COLOR, "continuation"),
-    ]
-    for mask, color, label in groups:
-        chosen = [n for n, keep in zip(pitched, mask) if keep]
-        if chosen:
-            ax.add_collection(
-                PolyCollection(
-                    _note_boxes(chosen), facecolors=color, edgecolors="white", linewidths=0.5
-                )
-            )
-            legend.append(Patch(facecolor=color, label=label))
-    if drums:
-        ax.plot(
-            [n.start_time for n in drums],
-            [n.pitch for n in drums],
-            linestyle="none",
-            marker="x",
-            markersize=4,
-            markeredgewidth=1.2,
-            color=DRUM_COLOR,
-        )
-        legend.append(Line2D([], [], linestyle="none", marker="x", color=DRUM_COLOR, label="drums"))
-    if continuation_start is not None:
-        ax.axvline(continuation_start, color=CONTINUATION_LINE_COLOR, linewidth=1.5, linestyle="--")
-        legend.append(
-            Line2D(
-                [], [], color=CONTINUATION_LINE_COLOR, linestyle="--", label="continuation starts"
-            )
-        )
-    if not ns.notes:
-        ax.text(0.5, 0.5, "(no notes)", transform=ax.transAxes, ha="center", va="center")
-    if legend:
-        fig.legend(handles=legend, loc="outside right upper", fontsize="small")
-
-    with _atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi)
-    return path
-
-
-def _pitch_ticks(low: int, high: int) -> list[int]:
-    """The C of every octave in ``low..high``; every white key too when the range is narrow,
-    so a melody within an octave still has labels to read."""
-    white_keys = {0, 2, 4, 5, 7, 9, 11}
-    if high - low <= 24:
-        return [p for p in range(low, high + 1) if p % 12 in white_keys]
-    return [p for p in range(low, high + 1) if p % 12 == 0]
-
-
-def _note_boxes(notes) -> np.ndarray:
-    """Corner points (n, 4, 2) of one box per note: its time span, its pitch +- 0.4."""
-    start = np.array([n.start_time for n in notes], dtype=float)
-    end = np.array([n.end_time for n in notes], dtype=float)
-    pitch = np.array([n.pitch for n in notes], dtype=float)
-    end = np.maximum(end, start + 1e-3)  # a zero-length note still shows
-    low, high = pitch - 0.4, pitch + 0.4
-    xs = np.stack([start, start, end, end], axis=1)
-    ys = np.stack([low, high, high, low], axis=1)
-    return np.stack([xs, ys], axis=2)
-
-
-def _default_title(ns: NoteSequence, path: Path) -> str:
-    return Path(ns.filename).name if ns.filename else path.stem
-
-
-# --- audio -----------------------------------------------------------------------------------
 
 
 def find_soundfont(soundfont: str | os.PathLike | None = None) -> Path | None:
@@ -285,7 +90,7 @@ def render_wav(
     :class:`RenderError` if an explicitly asked renderer is not available or fails.
     """
     path = Path(path)
-    _check_target(path, force)
+    check_target(path, force)
     if sample_rate < 1000 or sample_rate > 384000:
         raise RenderError(f"sample rate must be between 1000 and 384000 Hz, got {sample_rate}")
     if method != "auto" and method not in WAV_METHODS:
@@ -305,7 +110,7 @@ def render_wav(
         audio, used = renderers[method](), method
 
     audio = _fit_length(audio, num_samples)
-    with _atomic_output(path) as tmp:
+    with atomic_output(path) as tmp:
         _write_wav(tmp, _normalise(audio), sample_rate)
     return path, used
 
@@ -532,62 +337,3 @@ def _envelope(t: np.ndarray, held: float) -> np.ndarray:
     level_at_release = np.interp(held, t, attack * decay) if len(t) else 0.0
     release = level_at_release * np.exp(-np.maximum(t - held, 0.0) / (_RELEASE / 4))
     return np.where(t < held, attack * decay, release)
-
-
-# --- files -----------------------------------------------------------------------------------
-
-
-class RenderedFiles(dict):
-    """What :func:`render_file` wrote: ``{"png": Path, "wav": Path}`` (the kinds asked for),
-    plus ``wav_method``, the renderer that made the WAV (None without one)."""
-
-    wav_method: str | None = None
-
-
-def render_file(
-    midi_path: str | os.PathLike,
-    *,
-    png: bool = True,
-    wav: bool = False,
-    out_dir: str | os.PathLike | None = None,
-    continuation_start: float | None = None,
-    force: bool = False,
-    sample_rate: int = 22050,
-    soundfont: str | os.PathLike | None = None,
-    method: str = "auto",
-) -> RenderedFiles:
-    """Write FILE.png and/or FILE.wav for the MIDI file FILE.mid, beside it or in ``out_dir``.
-
-    Every target is checked before anything is written, so a refusal to overwrite leaves no
-    half-done set of files. Returns the paths written (a dict with ``wav_method`` set).
-    """
-    from melodyrnn.io.midi import midi_to_sequence
-
-    midi_path = Path(midi_path)
-    ns = midi_to_sequence(midi_path)
-    folder = Path(out_dir) if out_dir is not None else midi_path.parent
-    targets = {
-        kind: folder / f"{midi_path.stem}.{kind}" for kind, on in (("png", png), ("wav", wav)) if on
-    }
-    for target in targets.values():
-        _check_target(target, force)
-
-    result = RenderedFiles()
-    if "png" in targets:
-        result["png"] = piano_roll_png(
-            ns,
-            targets["png"],
-            continuation_start=continuation_start,
-            title=midi_path.name,
-            force=force,
-        )
-    if "wav" in targets:
-        result["wav"], result.wav_method = render_wav(
-            ns,
-            targets["wav"],
-            sample_rate=sample_rate,
-            soundfont=soundfont,
-            method=method,
-            force=force,
-        )
-    return result

@@ -1,0 +1,106 @@
+"""Render files: the piano roll and/or audio of a MIDI file or of a sequence in memory.
+
+:func:`render_file` reads FILE.mid and writes FILE.png and/or FILE.wav beside it (or in another
+folder); :func:`render_sequence` does the same for a NoteSequence the caller already holds, with
+the output paths given by a stem. Both check every target before writing anything. The drawing
+is :mod:`melodyrnn.render.piano_roll`, the audio :mod:`melodyrnn.render.audio`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from melodyrnn.render.audio import render_wav
+from melodyrnn.render.piano_roll import piano_roll_png
+from melodyrnn.render.targets import check_target
+from melodyrnn.sequence import NoteSequence
+
+
+class RenderedFiles(dict):
+    """What :func:`render_file` or :func:`render_sequence` wrote: ``{"png": Path, "wav": Path}``
+    (the kinds asked for), plus ``wav_method``, the renderer that made the WAV (None without
+    one)."""
+
+    wav_method: str | None = None
+
+
+def render_sequence(
+    ns: NoteSequence,
+    stem: str | os.PathLike,
+    *,
+    png: bool = True,
+    wav: bool = False,
+    title: str | None = None,
+    continuation_start: float | None = None,
+    force: bool = False,
+    sample_rate: int = 22050,
+    soundfont: str | os.PathLike | None = None,
+    method: str = "auto",
+) -> RenderedFiles:
+    """Write STEM.png and/or STEM.wav of ``ns`` (``stem``: the output path without its suffix).
+
+    ``title`` is the piano roll's (default: the sequence's file name, else the stem). Every
+    target is checked before anything is written, so a refusal to overwrite leaves no half-done
+    set of files. Returns the paths written (a dict with ``wav_method`` set).
+    """
+    stem = os.fspath(stem)
+    targets = {kind: Path(f"{stem}.{kind}") for kind, on in (("png", png), ("wav", wav)) if on}
+    for target in targets.values():
+        check_target(target, force)
+
+    result = RenderedFiles()
+    if "png" in targets:
+        result["png"] = piano_roll_png(
+            ns,
+            targets["png"],
+            continuation_start=continuation_start,
+            title=title,
+            force=force,
+        )
+    if "wav" in targets:
+        result["wav"], result.wav_method = render_wav(
+            ns,
+            targets["wav"],
+            sample_rate=sample_rate,
+            soundfont=soundfont,
+            method=method,
+            force=force,
+        )
+    return result
+
+
+def render_file(
+    midi_path: str | os.PathLike,
+    *,
+    png: bool = True,
+    wav: bool = False,
+    out_dir: str | os.PathLike | None = None,
+    continuation_start: float | None = None,
+    force: bool = False,
+    sample_rate: int = 22050,
+    soundfont: str | os.PathLike | None = None,
+    method: str = "auto",
+) -> RenderedFiles:
+    """Write FILE.png and/or FILE.wav for the MIDI file FILE.mid, beside it or in ``out_dir``.
+
+    Every target is checked before anything is written, so a refusal to overwrite leaves no
+    half-done set of files. Returns the paths written (a dict with ``wav_method`` set).
+    """
+    from melodyrnn.io.midi import midi_to_sequence
+
+    midi_path = Path(midi_path)
+    ns = midi_to_sequence(midi_path)
+    folder = Path(out_dir) if out_dir is not None else midi_path.parent
+    return render_sequence(
+        ns,
+        folder / midi_path.stem,
+        png=png,
+        wav=wav,
+        title=midi_path.name,
+        continuation_start=continuation_start,
+        force=force,
+        sample_rate=sample_rate,
+        soundfont=soundfont,
+        method=method,
+    )
