@@ -1,4 +1,4 @@
-"""melodyrnn.events.melody against note-seq, Magenta's extract_melodies and magenta.js fixtures."""
+"""Melodies (melodyrnn.events) against note-seq, Magenta's extract_melodies and magenta.js."""
 
 from __future__ import annotations
 
@@ -27,14 +27,12 @@ from melodyrnn.errors import (  # noqa: E402
     QuantizationStatusError,
 )
 from melodyrnn.events import melody as M  # noqa: E402
-from melodyrnn.events.melody import (  # noqa: E402
-    Melody,
-    extract_melodies,
+from melodyrnn.events.magenta_js import (  # noqa: E402
     melody_from_sequence_magenta_js,
     melody_to_sequence_magenta_js,
-    project_melody,
-    project_melody_magenta_js,
 )
+from melodyrnn.events.melody import Melody, extract_melodies  # noqa: E402
+from melodyrnn.events.projections import project_melody, project_melody_magenta_js  # noqa: E402
 from melodyrnn.sequence import (  # noqa: E402
     Note,
     NoteSequence,

@@ -141,7 +141,7 @@ class MusicRNN:
         if self.is_drums:
             encoding = self.target_encoder.encoding
             if encoding.pitch_classes == "magenta_js":
-                from melodyrnn.events.drums import drums_from_sequence_magenta_js
+                from melodyrnn.events.magenta_js import drums_from_sequence_magenta_js
 
                 return drums_from_sequence_magenta_js(sequence)
             events = np.zeros(sequence.total_quantized_steps, dtype=np.int64)
@@ -149,7 +149,7 @@ class MusicRNN:
                 pitches = [n.pitch for n in sequence.notes if n.quantized_start_step == step]
                 events[step] = encoding.pitches_to_event(pitches)
             return events
-        from melodyrnn.events.melody import melody_from_sequence_magenta_js
+        from melodyrnn.events.magenta_js import melody_from_sequence_magenta_js
 
         low, high = self.pitch_range
         return melody_from_sequence_magenta_js(sequence, low, high)
@@ -187,7 +187,7 @@ class MusicRNN:
                         )
                     )
             return ns
-        from melodyrnn.events.melody import melody_to_sequence_magenta_js
+        from melodyrnn.events.magenta_js import melody_to_sequence_magenta_js
 
         ns = melody_to_sequence_magenta_js(events, steps_per_quarter, qpm=qpm, velocity=velocity)
         for note in ns.notes:
