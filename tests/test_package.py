@@ -22,6 +22,7 @@ LIGHT_MODULES = [
     "melodyrnn.encoding.encoders",
     "melodyrnn.encoding.tokens",
     "melodyrnn.summary",
+    "melodyrnn.pipelines",
     "melodyrnn.training.dataset",
     "melodyrnn.scales",
     "melodyrnn.cli",

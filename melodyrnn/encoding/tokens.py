@@ -120,7 +120,7 @@ def encode_sequence(ns, encoding: str = "basic_rnn", keep_highest: bool = False)
 
 
 def _melody_sections(ns, entry, encoder, keep_highest, result: TokenResult) -> None:
-    from melodyrnn.training.dataset import DatasetSettings, squashed_melodies
+    from melodyrnn.pipelines import DatasetSettings, squashed_melodies
 
     spec = entry["encoder"]
     settings = DatasetSettings(
