@@ -27,7 +27,9 @@ RELATIVE_QUANTIZED_MESSAGE = (
 QUANTIZED_MESSAGE = "the sequence is not quantized; call quantize_note_sequence(ns) first"
 
 
-def require_relative_quantized(qns: NoteSequence, message: str = RELATIVE_QUANTIZED_MESSAGE):
+def require_relative_quantized(
+    qns: NoteSequence, message: str = RELATIVE_QUANTIZED_MESSAGE
+) -> None:
     """Raise :class:`QuantizationStatusError` (with ``message``) unless ``qns`` is quantized
     relative to tempo (steps per quarter)."""
     if not qns.is_relative_quantized:

@@ -1,6 +1,6 @@
 """Drum tracks: per-step sets of drum pitches, their 9-class bitmask encoding, and extraction.
 
-Two flavours of the same idea live here:
+Two flavours of the same idea:
 
 * **Magenta** (note-seq's ``DrumTrack`` and ``MultiDrumOneHotEncoding``, the ``drum_kit`` config):
   a :class:`DrumTrack` holds one frozenset of MIDI drum pitches per step; notes must be
