@@ -6,7 +6,7 @@ caches, garbage collection and load drift hit both alike):
 
 * ours: ``midi_to_sequence`` (``backend="auto"``: symusic where it reads the file exactly as
   pretty_midi does, else mido + pretty_midi) ->
-  :func:`melodyrnn.training.dataset.melodies_from_sequence`
+  :func:`melodyrnn.pipelines.melodies_from_sequence`
   (split on time changes, quantize at 4 steps per quarter, ``extract_melodies`` with min_bars
   7, max_steps 512, min_unique_pitches 5, gap_bars 1, polyphonic tracks discarded,
   ``squash(48, 84, 0)``) -> ``encoder.encode(events)``;
@@ -45,7 +45,8 @@ from melodyrnn.encoding.specs import make_encoder  # noqa: E402
 from melodyrnn.errors import MelodyRNNError, MidiError  # noqa: E402
 from melodyrnn.io.midi import midi_to_sequence  # noqa: E402
 from melodyrnn.io.midi_fast import NotExact, read_with_symusic, score_class  # noqa: E402
-from melodyrnn.training.dataset import DatasetSettings, find_midi_files, melodies_from_sequence  # noqa: E402
+from melodyrnn.pipelines import DatasetSettings, melodies_from_sequence  # noqa: E402
+from melodyrnn.training.dataset import find_midi_files  # noqa: E402
 
 SETTINGS = DatasetSettings()  # Magenta's melody_rnn training values
 ENCODER_SPECS = {

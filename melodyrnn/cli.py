@@ -319,12 +319,8 @@ def _add_dataset(p: argparse.ArgumentParser) -> None:
 @verb("dataset", _add_dataset, "build a training dataset of melodies from a MIDI folder")
 def _run_dataset(args) -> int:
     from melodyrnn.errors import DatasetError
-    from melodyrnn.training.dataset import (
-        DatasetSettings,
-        build_dataset,
-        format_report,
-        save_dataset,
-    )
+    from melodyrnn.pipelines import DatasetSettings
+    from melodyrnn.training.dataset import build_dataset, format_report, save_dataset
 
     try:
         key = None if args.key.lower() == "none" else int(args.key)

@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from melodyrnn.models.registry import DEFAULT_MODEL, PRETRAINED_DIR  # noqa: E402
-from melodyrnn.training.dataset import DatasetSettings, build_dataset, format_report, save_dataset  # noqa: E402
+from melodyrnn.pipelines import DatasetSettings  # noqa: E402
+from melodyrnn.training.dataset import build_dataset, format_report, save_dataset  # noqa: E402
 from melodyrnn.training.evaluate import evaluate_models, format_evaluation  # noqa: E402
 from melodyrnn.training.train import Trainer, TrainOptions  # noqa: E402
 

@@ -10,9 +10,9 @@ import pytest
 
 from melodyrnn.errors import DatasetError
 from melodyrnn.io.midi import sequence_to_midi_file
+from melodyrnn.pipelines import DatasetSettings
 from melodyrnn.sequence import InstrumentInfo, Note, NoteSequence, Tempo, TimeSignature
 from melodyrnn.training.dataset import (
-    DatasetSettings,
     build_dataset,
     duplicate_groups,
     load_dataset,

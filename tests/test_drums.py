@@ -16,9 +16,11 @@ from melodyrnn.events.drums import (
     MAGENTA_JS_DRUM_PITCH_CLASSES,
     DrumTrack,
     MultiDrumOneHotEncoding,
+    extract_drum_tracks,
+)
+from melodyrnn.events.magenta_js import (
     drums_from_sequence_magenta_js,
     drums_to_sequence_magenta_js,
-    extract_drum_tracks,
 )
 from melodyrnn.io.magenta_js_json import from_magenta_js_json
 from melodyrnn.io.midi import midi_to_sequence

@@ -16,8 +16,9 @@ from melodyrnn.models.checkpoint import save_checkpoint
 from melodyrnn.models.configs import get_config
 from melodyrnn.models.metrics import step_metrics
 from melodyrnn.models.rnn import EventRNN
+from melodyrnn.pipelines import DatasetSettings
 from melodyrnn.sequence import Note, NoteSequence, Tempo, TimeSignature
-from melodyrnn.training.dataset import DatasetSettings, MelodyDataset, save_dataset
+from melodyrnn.training.dataset import MelodyDataset, save_dataset
 from melodyrnn.training.evaluate import (
     evaluate_likelihood,
     evaluate_models,

@@ -13,7 +13,8 @@ from melodyrnn.errors import ConfigError, DatasetError
 from melodyrnn.generation.music_rnn import MusicRNN
 from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.models.configs import get_config
-from melodyrnn.training.dataset import DatasetSettings, MelodyDataset
+from melodyrnn.pipelines import DatasetSettings
+from melodyrnn.training.dataset import MelodyDataset
 from melodyrnn.training.train import Trainer, TrainOptions, clip_per_variable, parse_hparams
 
 TINY = get_config(

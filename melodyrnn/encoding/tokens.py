@@ -120,7 +120,7 @@ def encode_sequence(ns, encoding: str = "basic_rnn", keep_highest: bool = False)
 
 
 def _melody_sections(ns, entry, encoder, keep_highest, result: TokenResult) -> None:
-    from melodyrnn.training.dataset import DatasetSettings, squashed_melodies
+    from melodyrnn.pipelines import DatasetSettings, squashed_melodies
 
     spec = entry["encoder"]
     settings = DatasetSettings(
@@ -164,12 +164,12 @@ def _magenta_js_section(ns, family, spec, encoder, result: TokenResult) -> None:
 
     qns = quantize_note_sequence(ns)
     if family == "magenta_js_melody":
-        from melodyrnn.events.melody import melody_from_sequence_magenta_js
+        from melodyrnn.events.magenta_js import melody_from_sequence_magenta_js
 
         events = melody_from_sequence_magenta_js(qns, spec["min_note"], spec["max_note"] - 1)
         tokens = encoder.labels(events)
     else:
-        from melodyrnn.events.drums import drums_from_sequence_magenta_js
+        from melodyrnn.events.magenta_js import drums_from_sequence_magenta_js
 
         events = drums_from_sequence_magenta_js(qns)
         tokens = np.asarray(events, dtype=np.int64)  # raw labels: >= 512 feeds a zero row

@@ -1,6 +1,6 @@
 """Drum tracks: per-step sets of drum pitches, their 9-class bitmask encoding, and extraction.
 
-Two flavours of the same idea live here:
+Two flavours of the same idea:
 
 * **Magenta** (note-seq's ``DrumTrack`` and ``MultiDrumOneHotEncoding``, the ``drum_kit`` config):
   a :class:`DrumTrack` holds one frozenset of MIDI drum pitches per step; notes must be
@@ -10,7 +10,9 @@ Two flavours of the same idea live here:
 * **magenta.js** (``DrumsOneHotConverter``): uses *every* note, with a slightly different class
   table, and sums ``2**class`` per note, so two notes of one class add twice and a label can reach
   512 or more (magenta.js then feeds an all-zero one-hot row); a pitch in no class turns the whole
-  step into silence. :func:`drums_from_sequence_magenta_js` reproduces those raw labels exactly.
+  step into silence. Its class table is here; its reading,
+  :func:`~melodyrnn.events.magenta_js.drums_from_sequence_magenta_js`, which reproduces those raw
+  labels exactly, lives with magenta.js's melody reading in :mod:`melodyrnn.events.magenta_js`.
 
 The integer form of a drum event, shared by encoders and the generator, is the bitmask itself.
 """
@@ -25,8 +27,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from melodyrnn.constants import DEFAULT_STEPS_PER_BAR, DEFAULT_STEPS_PER_QUARTER
-from melodyrnn.errors import EncodingError, QuantizationStatusError
-from melodyrnn.sequence import STANDARD_PPQ, Note, NoteSequence, QuantizationInfo, Tempo
+from melodyrnn.errors import EncodingError
+from melodyrnn.events.base import next_bar_line, require_relative_quantized, timed_sequence
+from melodyrnn.sequence import NoteSequence
 
 DRUM_CHANNEL_INSTRUMENT = 9
 
@@ -84,16 +87,6 @@ def drum_pitch_classes(pitch_classes: str | Sequence[Sequence[int]]) -> tuple[tu
     return table
 
 
-def _pitch_class_lookup(table: tuple[tuple[int, ...], ...]) -> np.ndarray:
-    """An int array over MIDI pitches 0..127: the class of each pitch, -1 for none."""
-    lookup = np.full(128, -1, dtype=np.int64)
-    for cls, group in enumerate(table):
-        for pitch in group:
-            if 0 <= pitch < 128:
-                lookup[pitch] = cls
-    return lookup
-
-
 # --- the one-hot event encoding -------------------------------------------------------------
 
 
@@ -109,9 +102,10 @@ class MultiDrumOneHotEncoding:
     the first pitch of each class).
 
     With ``pitch_classes="magenta_js"`` the class table is magenta.js's, and an integer event may
-    be a raw magenta.js label of 512 or more (see :func:`drums_from_sequence_magenta_js`): such a
-    class is passed through unchanged and the one-hot encoder must feed an all-zero row for it;
-    it decodes to no pitches.
+    be a raw magenta.js label of 512 or more (see
+    :func:`~melodyrnn.events.magenta_js.drums_from_sequence_magenta_js`): such a class is passed
+    through unchanged and the one-hot encoder must feed an all-zero row for it; it decodes to no
+    pitches.
     """
 
     def __init__(
@@ -328,25 +322,24 @@ class DrumTrack:
 
         Times count from ``sequence_start_time`` plus ``start_step`` steps, like note-seq.
         """
-        seconds_per_step = 60.0 / qpm / self.steps_per_quarter
-        offset = sequence_start_time + self.start_step * seconds_per_step
-        ns = NoteSequence(tempos=[Tempo(0.0, qpm)], ticks_per_quarter=STANDARD_PPQ)
+        pitches, steps = [], []
         for step, event in enumerate(self.events):
             for pitch in sorted(event):
-                ns.notes.append(
-                    Note(
-                        pitch=pitch,
-                        velocity=velocity,
-                        start_time=step * seconds_per_step + offset,
-                        end_time=(step + 1) * seconds_per_step + offset,
-                        instrument=instrument,
-                        program=program,
-                        is_drum=True,
-                    )
-                )
-        if ns.notes:
-            ns.total_time = ns.notes[-1].end_time
-        return ns
+                pitches.append(pitch)
+                steps.append(step)
+        return timed_sequence(
+            pitches,
+            steps,
+            [step + 1 for step in steps],
+            origin_step=self.start_step,
+            velocity=velocity,
+            instrument=instrument,
+            program=program,
+            sequence_start_time=sequence_start_time,
+            qpm=qpm,
+            steps_per_quarter=self.steps_per_quarter,
+            is_drum=True,
+        )
 
     # -- integer arrays ------------------------------------------------------------------------
 
@@ -385,11 +378,11 @@ def _encoding(pitch_classes) -> MultiDrumOneHotEncoding:
 
 
 def _whole_steps_per_bar(qns: NoteSequence) -> int:
-    if not qns.is_relative_quantized:
-        raise QuantizationStatusError(
-            "drum extraction needs a sequence quantized relative to tempo; "
-            "call quantize_note_sequence() first"
-        )
+    require_relative_quantized(
+        qns,
+        "drum extraction needs a sequence quantized relative to tempo; "
+        "call quantize_note_sequence() first",
+    )
     return qns.whole_steps_per_bar()
 
 
@@ -434,7 +427,7 @@ def extract_drum_tracks(
         if not track.events:
             break
         # Next search: the first bar boundary (on the grid of the last search) at or after the end.
-        search_start_step = track.end_step + (search_start_step - track.end_step) % steps_per_bar
+        search_start_step = next_bar_line(track.end_step, search_start_step, steps_per_bar)
 
         if len(track) < track.steps_per_bar * min_bars:
             stats["drum_tracks_discarded_too_short"] += 1
@@ -451,85 +444,3 @@ def extract_drum_tracks(
         stats["drum_track_lengths_in_bars"][len(track) // track.steps_per_bar] += 1
         tracks.append(track)
     return tracks, stats
-
-
-# --- magenta.js DrumsOneHotConverter ---------------------------------------------------------
-
-_JS_CLASS_OF_PITCH = _pitch_class_lookup(MAGENTA_JS_DRUM_PITCH_CLASSES)
-
-
-def drums_from_sequence_magenta_js(qns: NoteSequence, num_steps: int | None = None) -> np.ndarray:
-    """Raw magenta.js drum labels (int64, one per step), exactly as ``DrumsOneHotConverter``.
-
-    Every note counts (no drum, velocity or instrument filter): its step's label gains
-    ``2**class`` (magenta.js table), so two notes of one class add twice and a label can be 512 or
-    more (magenta.js feeds an all-zero one-hot row there). A pitch in no class makes the step's
-    label NaN, which becomes 0: the whole step is silent. ``num_steps`` defaults to
-    ``total_quantized_steps`` (as does 0, like JavaScript's ``||``). As in JavaScript, a note
-    starting at or after ``num_steps`` lengthens the array up to its step with labels of 0, and a
-    note at a negative step is ignored.
-    """
-    if not qns.is_relative_quantized:
-        raise QuantizationStatusError(
-            "magenta.js drum encoding needs a sequence quantized relative to tempo; "
-            "call quantize_note_sequence() first"
-        )
-    num_steps = num_steps or qns.total_quantized_steps
-    starts = np.array([n.quantized_start_step for n in qns.notes], dtype=np.int64)
-    pitches = np.array([n.pitch for n in qns.notes], dtype=np.int64)
-    keep = starts >= 0
-    starts, pitches = starts[keep], pitches[keep]
-    length = max(num_steps, int(starts.max()) + 1) if starts.size else num_steps
-
-    in_table = (pitches >= 0) & (pitches < 128)
-    classes = np.where(in_table, _JS_CLASS_OF_PITCH[np.clip(pitches, 0, 127)], -1)
-    values = np.where(classes >= 0, 2.0 ** np.maximum(classes, 0), np.nan)
-    # Steps past num_steps start as JavaScript's `undefined`, so anything added there is NaN.
-    values[starts >= num_steps] = np.nan
-
-    labels = np.zeros(length, dtype=np.float64)
-    np.add.at(labels, starts, values)
-    return np.nan_to_num(labels, nan=0.0).astype(np.int64)
-
-
-def drums_to_sequence_magenta_js(
-    labels,
-    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
-    qpm: float = 120.0,
-    velocity: int = 0,
-    pitch_classes: str | Sequence[Sequence[int]] = "magenta_js",
-) -> NoteSequence:
-    """Decode drum labels the way ``DrumsOneHotConverter.toNoteSequence`` does.
-
-    Per step and per set bit in class order, the first pitch of that class (magenta.js's table,
-    or the ``pitch_classes`` given), one step long, ``is_drum``. A label outside 0..511 (an
-    all-zero one-hot row) plays nothing. The result is quantized (``total_quantized_steps =
-    len(labels)``, one tempo at ``qpm``); notes have magenta.js's missing velocity, 0, unless
-    ``velocity`` says otherwise, and their times are filled in from ``qpm`` for convenience.
-    """
-    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-    seconds_per_step = 60.0 / qpm / steps_per_quarter
-    first_pitches = [group[0] for group in drum_pitch_classes(pitch_classes)]
-    ns = NoteSequence(
-        tempos=[Tempo(0.0, qpm)],
-        quantization_info=QuantizationInfo(steps_per_quarter=steps_per_quarter),
-        total_quantized_steps=len(labels),
-        total_time=len(labels) * seconds_per_step,
-    )
-    for step, label in enumerate(labels.tolist()):
-        if not 0 <= label < NUM_DRUM_EVENTS:
-            continue
-        for cls, pitch in enumerate(first_pitches):
-            if (label >> cls) & 1:
-                ns.notes.append(
-                    Note(
-                        pitch=pitch,
-                        velocity=velocity,
-                        start_time=step * seconds_per_step,
-                        end_time=(step + 1) * seconds_per_step,
-                        quantized_start_step=step,
-                        quantized_end_step=step + 1,
-                        is_drum=True,
-                    )
-                )
-    return ns

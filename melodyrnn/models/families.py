@@ -25,8 +25,12 @@ from melodyrnn.constants import MELODY_NO_EVENT
 from melodyrnn.encoding.specs import make_encoder
 from melodyrnn.errors import GenerationError, QuantizationStatusError
 from melodyrnn.events.chords import chords_per_step_magenta_js
-from melodyrnn.events.drums import drums_from_sequence_magenta_js, drums_to_sequence_magenta_js
-from melodyrnn.events.melody import melody_from_sequence_magenta_js, melody_to_sequence_magenta_js
+from melodyrnn.events.magenta_js import (
+    drums_from_sequence_magenta_js,
+    drums_to_sequence_magenta_js,
+    melody_from_sequence_magenta_js,
+    melody_to_sequence_magenta_js,
+)
 from melodyrnn.sequence import NoteSequence
 
 __all__ = ["ChordMelodyFamily", "DrumFamily", "MelodyFamily", "class_events", "event_family"]

@@ -1,15 +1,11 @@
 """Training data: a folder of MIDI files -> squashed melody event arrays, split and cached.
 
-The pipeline is Magenta's melody_rnn pipeline, file by file in worker processes:
-read MIDI -> split on tempo / time-signature changes -> quantize (4 steps per quarter) ->
-``extract_melodies`` with the training settings (min_bars 7, max_steps 512, min_unique_pitches
-5, gap_bars 1) -> ``squash`` into the model's range and key. Beyond Magenta:
-
-* ``keep_highest=True`` keeps the top note at equal onsets instead of throwing the whole track
-  away (Magenta's training discards polyphonic tracks: magenta#884, #1450);
-* the eval split is made by source file with a fixed seed, and near-duplicate files (the same
-  title, or the same first two bars after squashing) are kept on the same side of it, so tunes
-  that appear in several collections do not leak from training into evaluation.
+Every file is read in a worker process and run through the melody pipeline of
+:mod:`melodyrnn.pipelines` (split -> quantize -> extract -> squash, with the
+:class:`~melodyrnn.pipelines.DatasetSettings` given). Beyond Magenta, the eval split is made by
+source file with a fixed seed, and near-duplicate files (the same title, or the same first two
+bars after squashing) are kept on the same side of it, so tunes that appear in several
+collections do not leak from training into evaluation.
 
 A dataset is a folder with ``melodies.npz`` (all events concatenated as int8 plus offsets, the
 source file and split of each melody) and ``dataset.json`` (settings, per-file outcome, stats).
@@ -24,45 +20,17 @@ import random
 import re
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from melodyrnn.errors import DatasetError, MelodyRNNError
 from melodyrnn.files import atomic_path, write_bytes_atomically
+from melodyrnn.pipelines import DatasetSettings, melodies_from_sequence
 
 MIDI_SUFFIXES = (".mid", ".midi")
 DATASET_FILES = ("melodies.npz", "dataset.json")
-
-
-@dataclass
-class DatasetSettings:
-    """How melodies are extracted and normalised (Magenta's melody_rnn training values)."""
-
-    min_note: int = 48
-    max_note: int = 84  # exclusive
-    transpose_to_key: int | None = 0
-    steps_per_quarter: int = 4
-    min_bars: int = 7
-    max_steps: int = 512
-    min_unique_pitches: int = 5
-    gap_bars: float = 1.0
-    keep_highest: bool = False
-    transpositions: tuple[int, ...] = (0,)
-    eval_fraction: float = 0.1
-    seed: int = 0
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["transpositions"] = list(self.transpositions)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> DatasetSettings:
-        d = dict(d)
-        d["transpositions"] = tuple(d.get("transpositions", (0,)))
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass
@@ -77,71 +45,6 @@ class FileResult:
 
 
 # --- one file ---------------------------------------------------------------------------
-
-
-def squashed_melodies(ns, settings: DatasetSettings, stats: Counter) -> list[tuple]:
-    """``(melody, squash amount)`` pairs of one NoteSequence; what was dropped goes to ``stats``.
-
-    The melody pipeline itself: split on time changes, quantize, (transpose), extract, squash.
-    """
-    from melodyrnn.events.melody import extract_melodies
-    from melodyrnn.sequence import quantize_note_sequence, split_on_time_changes
-
-    out = []
-    for piece in split_on_time_changes(ns):
-        try:
-            qns = quantize_note_sequence(piece, settings.steps_per_quarter, copy=False)
-        except MelodyRNNError as exc:
-            stats[f"sequences_discarded_{type(exc).__name__}"] += 1
-            continue
-        for amount in settings.transpositions:
-            shifted = _transpose_sequence(qns, amount) if amount else qns
-            if shifted is None:
-                stats["transpositions_out_of_range"] += 1
-                continue
-            try:
-                melodies, extract_stats = extract_melodies(
-                    shifted,
-                    min_bars=settings.min_bars,
-                    max_steps_truncate=settings.max_steps,
-                    min_unique_pitches=settings.min_unique_pitches,
-                    gap_bars=settings.gap_bars,
-                    ignore_polyphonic_notes=settings.keep_highest,
-                )
-            except MelodyRNNError as exc:
-                stats[f"sequences_discarded_{type(exc).__name__}"] += 1
-                continue
-            for key, value in extract_stats.items():
-                if isinstance(value, int | np.integer):
-                    stats[key] += int(value)
-            for melody in melodies:
-                squash = melody.squash(
-                    settings.min_note, settings.max_note, settings.transpose_to_key
-                )
-                out.append((melody, squash))
-                stats["melodies_kept"] += 1
-                stats["steps_kept"] += len(melody)
-    return out
-
-
-def melodies_from_sequence(ns, settings: DatasetSettings, stats: Counter) -> list[np.ndarray]:
-    """Squashed melody event arrays (int8) of one NoteSequence."""
-    return [
-        np.asarray(melody.to_array(), dtype=np.int8)
-        for melody, _ in squashed_melodies(ns, settings, stats)
-    ]
-
-
-def _transpose_sequence(qns, amount: int):
-    """A copy with every pitched note moved by ``amount``; None if a pitch leaves 0..127."""
-    out = qns.copy()
-    for note in out.notes:
-        if note.is_drum:
-            continue
-        note.pitch += amount
-        if not 0 <= note.pitch <= 127:
-            return None
-    return out
 
 
 def process_file(path: str, settings: DatasetSettings) -> FileResult:

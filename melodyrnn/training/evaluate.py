@@ -54,8 +54,8 @@ OVERLAP_FEATURES = {
 
 
 def model_settings(model):
-    """The :class:`~melodyrnn.training.dataset.DatasetSettings` a melody model's data must have."""
-    from melodyrnn.training.dataset import DatasetSettings
+    """The :class:`~melodyrnn.pipelines.DatasetSettings` a melody model's data must have."""
+    from melodyrnn.pipelines import DatasetSettings
 
     if model.kind == "drums":
         raise ConfigError("evaluate works on melody models; this is a drum model")
@@ -83,8 +83,8 @@ def load_eval_melodies(data, model_or_settings, jobs: int | None = None) -> list
     file, extracted with Magenta's training settings and squashed into the model's range and
     key; no split).
     """
+    from melodyrnn.pipelines import DatasetSettings
     from melodyrnn.training.dataset import (
-        DatasetSettings,
         MelodyDataset,
         extract_folder,
         find_midi_files,
