@@ -58,7 +58,7 @@ def _run_inspect(args) -> int:
 
 
 def _add_encode(p: argparse.ArgumentParser) -> None:
-    from melodyrnn.encoding.tokens import ENCODINGS
+    from melodyrnn.training.tokens import ENCODINGS
 
     p.add_argument("midi", help="a .mid/.midi file")
     p.add_argument(
@@ -78,8 +78,8 @@ def _add_encode(p: argparse.ArgumentParser) -> None:
 
 @verb("encode", _add_encode, "print the model tokens Magenta or magenta.js would make of a file")
 def _run_encode(args) -> int:
-    from melodyrnn.encoding.tokens import encode_sequence
     from melodyrnn.io.midi import midi_to_sequence
+    from melodyrnn.training.tokens import encode_sequence
 
     ns = midi_to_sequence(args.midi)
     try:
@@ -87,11 +87,11 @@ def _run_encode(args) -> int:
     except MelodyRNNError as exc:
         raise type(exc)(f"{args.midi}: {exc}") from None
     if args.json:
-        _print_json({"file": args.midi, **result.to_dict()})
+        _print_json({"file": args.midi, **result.to_dict(_FlagSpellings())})
         return 0
     print(f"{args.midi}: {len(result.sections)} section(s) with encoding {args.encoding}")
     if result.reason:
-        print(f"no tokens: {result.reason}")
+        print(f"no tokens: {result.worded_reason(_FlagSpellings())}")
     for i, section in enumerate(result.sections, 1):
         print(
             f"section {i}: start step {section.start_step}, {len(section.events)} steps, "
@@ -230,12 +230,14 @@ def _run_continue(args) -> int:
         where = "" if args.exclude_primer else f", from {start:.2f} s"
         print(f"wrote {path} ({steps} steps, {added} new notes{where})")
         if extras:
-            from melodyrnn.render.files import render_file
+            from melodyrnn.render.files import render_sequence
 
-            rendered = render_file(
-                path,
+            rendered = render_sequence(  # from memory: the MIDI just written is not read back
+                ns,
+                path.with_suffix(""),
                 png=args.png,
                 wav=args.wav,
+                title=path.name,
                 continuation_start=None if args.exclude_primer else start,
                 force=args.force,
             )
@@ -461,7 +463,11 @@ def _run_evaluate(args) -> int:
 class _FlagSpellings(dict):
     """A library parameter as the CLI spells it: ``primer_bars`` -> ``--primer-bars``."""
 
-    _OTHER = {"chord_progression": "--chords", "options": "the sampling flags"}
+    _OTHER = {
+        "chord_progression": "--chords",
+        "transpose_to_key": "--key",
+        "transpositions": "--transpose",
+    }
 
     def __missing__(self, name: str) -> str:
         return self._OTHER.get(name, "--" + name.replace("_", "-"))

@@ -34,6 +34,10 @@ DEFAULT_STEPS_PER_BAR = 16
 # flag whatever the real time signature; the musical metrics count bars the same way.
 MAGENTA_STEPS_PER_BAR = 16
 
+# The General MIDI percussion channel, 0-based (channel 10 to musicians); drum notes are written
+# there, and magenta.js and our drum decoding put drum notes on this instrument number.
+DRUM_CHANNEL = 9
+
 # --- pitch classes and keys -------------------------------------------------------------------
 
 NOTES_PER_OCTAVE = 12

@@ -32,17 +32,24 @@ class MelodyRNNError(Exception):
 
     def worded(self, spellings: Mapping[str, str] | None = None) -> str:
         """The message with each parameter spelled as ``spellings`` says (else the library's)."""
-        if not self.parameters:
-            return self.template
-        text = self.template
-        for name in self.parameters:
-            given = spellings.get(name) if spellings is not None else None
-            spelling = given or self.library_spellings.get(name, name)
-            text = text.replace("{" + name + "}", spelling)
-        return text
+        return spell(self.template, self.parameters, spellings, self.library_spellings)
 
     def __reduce__(self):  # keep template and parameters across processes (dataset workers)
         return (_restore, (type(self), self.template, self.parameters, dict(self.__dict__)))
+
+
+def spell(
+    text: str,
+    parameters: Iterable[str],
+    spellings: Mapping[str, str] | None = None,
+    defaults: Mapping[str, str] | None = None,
+) -> str:
+    """``text`` with each ``{parameter}`` written as ``spellings`` (else ``defaults``, else its
+    own name) says; nothing else in ``text`` is touched, so user values need no escaping."""
+    for name in parameters:
+        given = spellings.get(name) if spellings is not None else None
+        text = text.replace("{" + name + "}", given or (defaults or {}).get(name, name))
+    return text
 
 
 def _restore(cls, template: str, parameters: tuple, state: dict) -> MelodyRNNError:

@@ -11,7 +11,7 @@ pipeline and :func:`melodies_from_sequence` gives its event arrays. Beyond Magen
 * ``transpositions`` augments the data by moving each quantized piece before extraction.
 
 Datasets built from folders of MIDI files (:mod:`melodyrnn.training.dataset`), ``melodyrnn
-encode`` (:mod:`melodyrnn.encoding.tokens`) and evaluation (:mod:`melodyrnn.training.evaluate`)
+encode`` (:mod:`melodyrnn.training.tokens`) and evaluation (:mod:`melodyrnn.training.evaluate`)
 all run this pipeline. It uses the event lists (:mod:`melodyrnn.events`) and the sequence
 layer below them, and nothing from the encoders or above: it gives events, not model tokens.
 """

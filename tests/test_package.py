@@ -26,7 +26,7 @@ LIGHT_MODULES = [
     "melodyrnn.encoding.key_melody",
     "melodyrnn.encoding.conditional",
     "melodyrnn.encoding.specs",
-    "melodyrnn.encoding.tokens",
+    "melodyrnn.training.tokens",
     "melodyrnn.summary",
     "melodyrnn.pipelines",
     "melodyrnn.training.dataset",

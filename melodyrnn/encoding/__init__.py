@@ -13,5 +13,4 @@ Modules, bottom to top (import from them directly; this package re-exports nothi
 * :mod:`~melodyrnn.encoding.conditional` -- conditioning on a control sequence (chords).
 * :mod:`~melodyrnn.encoding.specs` -- :func:`make_encoder` / :func:`encoder_spec`: JSON-able
   specs <-> encoders.
-* :mod:`~melodyrnn.encoding.tokens` -- the tokens of a file under a named encoding.
 """

@@ -26,12 +26,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from melodyrnn.constants import DEFAULT_STEPS_PER_BAR, DEFAULT_STEPS_PER_QUARTER
+from melodyrnn.constants import DEFAULT_STEPS_PER_BAR, DEFAULT_STEPS_PER_QUARTER, DRUM_CHANNEL
 from melodyrnn.errors import EncodingError
 from melodyrnn.events.base import next_bar_line, require_relative_quantized, timed_sequence
 from melodyrnn.sequence import NoteSequence
-
-DRUM_CHANNEL_INSTRUMENT = 9
 
 # Drum classes in bit order: kick, snare, closed hi-hat, open hi-hat, low tom, mid tom, high tom,
 # crash, ride. The first pitch of each class is the one a decoded event plays.
@@ -313,7 +311,7 @@ class DrumTrack:
     def to_sequence(
         self,
         velocity: int = 100,
-        instrument: int = DRUM_CHANNEL_INSTRUMENT,
+        instrument: int = DRUM_CHANNEL,
         program: int = 0,
         sequence_start_time: float = 0.0,
         qpm: float = 120.0,

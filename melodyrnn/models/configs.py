@@ -19,7 +19,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from melodyrnn.errors import ConfigError
+from melodyrnn.errors import ConfigError, MelodyRNNError
 
 __all__ = ["CONFIGS", "ModelConfig", "get_config"]
 
@@ -31,8 +31,8 @@ class ModelConfig:
     Attributes:
         name: config id, e.g. ``"basic_rnn"``.
         encoder: JSON-able encoder spec understood by ``melodyrnn.encoding.specs.make_encoder``.
-        input_size: width of one input row (the encoder's ``input_size``).
-        num_classes: number of output classes (the encoder's ``num_classes``).
+        input_size: width of one input row (the encoder's ``input_size``; derived from it).
+        num_classes: number of output classes (the encoder's ``num_classes``; derived from it).
         layer_sizes: LSTM layer sizes, bottom first; they may differ.
         dropout_keep_prob: keep probability of the output dropout after every layer (training).
         attn_length: attention window length; 0 means no attention.
@@ -52,8 +52,8 @@ class ModelConfig:
 
     name: str
     encoder: dict[str, Any]
-    input_size: int
-    num_classes: int
+    input_size: int | None = None
+    num_classes: int | None = None
     layer_sizes: list[int] = field(default_factory=lambda: [128, 128])
     dropout_keep_prob: float = 1.0
     attn_length: int = 0
@@ -71,7 +71,34 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         self.layer_sizes = [int(size) for size in self.layer_sizes]
+        self._derive_from_encoder()
         self.validate()
+
+    def _derive_from_encoder(self) -> None:
+        """Fill input_size, num_classes, min_note and max_note from the encoder spec, which
+        determines them; a given value that disagrees is a ConfigError."""
+        from melodyrnn.encoding.specs import make_encoder
+
+        if not isinstance(self.encoder, dict) or "type" not in self.encoder:
+            raise ConfigError(f"config {self.name!r}: encoder must be a spec dict with a 'type'")
+        try:
+            encoder = make_encoder(self.encoder)
+        except MelodyRNNError as exc:
+            raise ConfigError(f"config {self.name!r}: {exc}") from None
+        target = self.encoder.get("target", self.encoder)
+        derived = {
+            "input_size": encoder.input_size,
+            "num_classes": encoder.num_classes,
+            "min_note": target.get("min_note"),
+            "max_note": target.get("max_note"),
+        }
+        for field_name, value in derived.items():
+            given = getattr(self, field_name)
+            if given is not None and given != value:
+                raise ConfigError(
+                    f"config {self.name!r}: {field_name} is {given} but its encoder gives {value}"
+                )
+            setattr(self, field_name, value)
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for values no model can be built from."""
@@ -129,8 +156,12 @@ class ModelConfig:
             raise ConfigError(f"invalid model config: {exc}") from None
 
     def replace(self, **overrides: Any) -> ModelConfig:
-        """A copy with some fields replaced (validated)."""
+        """A copy with some fields replaced (validated). A new encoder brings its own
+        input_size, num_classes and note range unless those are given too."""
         data = self.to_dict()
+        if "encoder" in overrides:
+            for derived in ("input_size", "num_classes", "min_note", "max_note"):
+                data.pop(derived)
         data.update(overrides)
         return ModelConfig.from_dict(data)
 
@@ -151,10 +182,6 @@ CONFIGS: dict[str, ModelConfig] = {
     "basic_rnn": ModelConfig(
         name="basic_rnn",
         encoder=_melody_encoder("one_hot_melody"),
-        input_size=38,
-        num_classes=38,
-        min_note=48,
-        max_note=84,
         transpose_to_key=0,
         description="Melody RNN with one-hot encoding.",
         **_MELODY_HPARAMS,
@@ -162,10 +189,6 @@ CONFIGS: dict[str, ModelConfig] = {
     "mono_rnn": ModelConfig(
         name="mono_rnn",
         encoder=_melody_encoder("one_hot_melody", 0, 128),
-        input_size=130,
-        num_classes=130,
-        min_note=0,
-        max_note=128,
         transpose_to_key=None,
         description="Monophonic RNN with one-hot encoding over all 128 pitches.",
         **_MELODY_HPARAMS,
@@ -173,10 +196,6 @@ CONFIGS: dict[str, ModelConfig] = {
     "lookback_rnn": ModelConfig(
         name="lookback_rnn",
         encoder=_melody_encoder("lookback_melody"),
-        input_size=121,
-        num_classes=40,
-        min_note=48,
-        max_note=84,
         transpose_to_key=0,
         description="Melody RNN with lookback encoding.",
         **_MELODY_HPARAMS,
@@ -184,10 +203,6 @@ CONFIGS: dict[str, ModelConfig] = {
     "attention_rnn": ModelConfig(
         name="attention_rnn",
         encoder=_melody_encoder("key_melody"),
-        input_size=74,
-        num_classes=40,
-        min_note=48,
-        max_note=84,
         transpose_to_key=0,
         description="Melody RNN with lookback (key) encoding and attention.",
         **{**_MELODY_HPARAMS, "attn_length": 40, "clip_norm": 3.0},
@@ -195,8 +210,6 @@ CONFIGS: dict[str, ModelConfig] = {
     "drum_kit_rnn": ModelConfig(
         name="drum_kit_rnn",
         encoder={"type": "drums", "binary_counter_bits": 6, "pitch_classes": "magenta"},
-        input_size=518,
-        num_classes=512,
         layer_sizes=[256, 256, 256],
         dropout_keep_prob=0.5,
         attn_length=32,
@@ -212,15 +225,11 @@ CONFIGS: dict[str, ModelConfig] = {
             "control": {"type": "pitch_chords"},
             "target": _melody_encoder("one_hot_melody"),
         },
-        input_size=75,
-        num_classes=38,
         layer_sizes=[256, 256, 256],
         dropout_keep_prob=0.5,
         clip_norm=3.0,
         learning_rate=0.001,
         batch_size=128,
-        min_note=48,
-        max_note=84,
         transpose_to_key=None,
         description="Melody-given-chords RNN with chord pitches encoding.",
     ),

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from melodyrnn.constants import MELODY_NO_EVENT
+from melodyrnn.constants import DRUM_CHANNEL, MELODY_NO_EVENT
 from melodyrnn.encoding.specs import make_encoder
 from melodyrnn.errors import GenerationError, QuantizationStatusError
 from melodyrnn.events.chords import chords_per_step_magenta_js
@@ -36,7 +36,6 @@ from melodyrnn.sequence import NoteSequence
 __all__ = ["ChordMelodyFamily", "DrumFamily", "MelodyFamily", "class_events", "event_family"]
 
 Mask = Callable[[np.ndarray], np.ndarray]
-DRUM_INSTRUMENT = 9
 
 
 def _require_quantized(sequence: NoteSequence) -> None:
@@ -162,7 +161,7 @@ class DrumFamily:
             pitch_classes=self.pitch_classes,
         )  # fmt: skip
         for note in ns.notes:
-            note.instrument = DRUM_INSTRUMENT
+            note.instrument = DRUM_CHANNEL
         return ns
 
     def pitch_mask(self, allowed_pitches, forbid_hold_at: int | None = None) -> Mask | None:

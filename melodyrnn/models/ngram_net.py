@@ -27,11 +27,11 @@ import torch
 
 from melodyrnn.errors import CheckpointError, ConfigError
 from melodyrnn.files import atomic_folder
+from melodyrnn.models.checkpoint import CONFIG_FILE
 from melodyrnn.models.ngram import NGramModel
 
 FORMAT = "melodyrnn-markov"
 FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
 NGRAM_FILE = "ngram.npz"
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from melodyrnn.constants import DRUM_CHANNEL
 from melodyrnn.errors import MelodyRNNError, RenderError
 from melodyrnn.render.targets import atomic_output, check_target
 from melodyrnn.sequence import ControlChange, NoteSequence
@@ -37,7 +38,6 @@ RELEASE_TAIL = 1.0
 PEAK_LEVEL = 0.9
 WAV_METHODS = ("fluidsynth", "tinysoundfont", "sine")
 SYSTEM_SOUNDFONT_GLOB = "/usr/share/sounds/sf2/*.sf2"
-_DRUM_CHANNEL = 9
 
 
 def find_soundfont(soundfont: str | os.PathLike | None = None) -> Path | None:
@@ -221,11 +221,11 @@ def _channel_map(ns: NoteSequence) -> dict[tuple[int, int, bool], int]:
         {(n.instrument, n.program, n.is_drum) for n in ns.notes}
         | {(e.instrument, e.program, e.is_drum) for e in [*ns.control_changes, *ns.pitch_bends]}
     )
-    melodic = [c for c in range(16) if c != _DRUM_CHANNEL]
+    melodic = [c for c in range(16) if c != DRUM_CHANNEL]
     channels, next_index = {}, 0
     for group in groups:
         if group[2]:
-            channels[group] = _DRUM_CHANNEL
+            channels[group] = DRUM_CHANNEL
         else:
             channels[group] = melodic[next_index % len(melodic)]
             next_index += 1

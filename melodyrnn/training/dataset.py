@@ -241,7 +241,9 @@ def build_dataset(
     if settings.transpose_to_key is not None and tuple(settings.transpositions) != (0,):
         raise DatasetError(
             "transposition augmentation does nothing when melodies are moved to one key "
-            f"(key {settings.transpose_to_key}): use --key none with --transpose"
+            f"(key {settings.transpose_to_key}): set {{transpose_to_key}} to none to use "
+            "{transpositions}",
+            parameters=("transpose_to_key", "transpositions"),
         )
     files = find_midi_files(midi_dir)
     results = extract_folder(files, settings, jobs=jobs, progress=progress)
@@ -260,7 +262,8 @@ def build_dataset(
             f"{midi_dir}: no melodies left from {len(files)} MIDI files ({failed} unreadable); "
             "files need monophonic lines of at least "
             f"{settings.min_bars} bars with {settings.min_unique_pitches} pitch classes "
-            "(try keep_highest / --keep-highest for polyphonic tracks)"
+            "(try {keep_highest} for polyphonic tracks)",
+            parameters=("keep_highest",),
         )
     info = _report(midi_dir, results, groups, file_split)
     return MelodyDataset.from_melodies(arrays, split, settings, file_index, info)
@@ -305,7 +308,9 @@ def save_dataset(ds: MelodyDataset, out_dir: str | os.PathLike, force: bool = Fa
         raise DatasetError(f"{out}: exists and is not a folder")
     existing = [name for name in DATASET_FILES if (out / name).exists()]
     if existing and not force:
-        raise DatasetError(f"{out}: already holds a dataset; use --force to overwrite it")
+        raise DatasetError(
+            f"{out}: already holds a dataset; use {{force}} to overwrite it", parameters=("force",)
+        )
     out.mkdir(parents=True, exist_ok=True)
     counts = {
         "melodies": len(ds),

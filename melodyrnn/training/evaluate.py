@@ -103,7 +103,8 @@ def load_eval_melodies(data, model_or_settings, jobs: int | None = None) -> list
         if not melodies:
             raise DatasetError(
                 f"{ds.info.get('source', data)}: the dataset has no eval melodies; rebuild it "
-                "with --eval-fraction > 0"
+                "with {eval_fraction} > 0",
+                parameters=("eval_fraction",),
             )
         return melodies
     results = extract_folder(find_midi_files(data), settings, jobs=jobs, progress=False)
@@ -415,7 +416,8 @@ def _baseline_model(baseline, data, orders):
     if not _is_dataset(data):
         raise DatasetError(
             f"{data} is a MIDI folder, which has no train split to fit the n-gram baseline on; "
-            "give a trained one with --baseline markov:PATH, or evaluate on a dataset folder"
+            "give a trained one with {baseline}=markov:PATH, or evaluate on a dataset folder",
+            parameters=("baseline",),
         )
     return train_ngram_model(data, orders)
 

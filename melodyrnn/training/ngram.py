@@ -81,7 +81,8 @@ def train_ngram_model(
     if len(orders) > 1 and not evals:
         raise DatasetError(
             "the dataset has no eval melodies to choose the n-gram order on; rebuild it "
-            "with --eval-fraction > 0 or give a single order"
+            "with {eval_fraction} > 0 or give a single order",
+            parameters=("eval_fraction",),
         )
     if len(orders) > 1:
         best, table = select_order(

@@ -213,7 +213,8 @@ def _check_dataset(config: ModelConfig, ds: MelodyDataset) -> None:
         raise DatasetError(
             f"the dataset was built for notes {have[0]}..{have[1]} in key {have[2]}, but config "
             f"{config.name} needs {want[0]}..{want[1]} in key {want[2]}; rebuild the dataset "
-            "with matching --min-note/--max-note/--key"
+            "with matching {min_note}/{max_note}/{transpose_to_key}",
+            parameters=("min_note", "max_note", "transpose_to_key"),
         )
 
 

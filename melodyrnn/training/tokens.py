@@ -11,7 +11,10 @@ Two families, deliberately kept apart:
   ``MusicRNN`` in the browser feeds its checkpoints — the whole quantized file, every note merged,
   no transposition; an out-of-range pitch is an error.
 
-A token is the encoder's class label of the event at each step (``encoder.labels``).
+A token is the encoder's class label of the event at each step (``encoder.labels``). The Magenta
+encodings are read from :data:`melodyrnn.models.configs.CONFIGS` (their one home); this module
+sits in ``training/`` because it shows the data a model is trained on, built by
+:mod:`melodyrnn.pipelines`.
 """
 
 from __future__ import annotations
@@ -21,33 +24,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from melodyrnn.errors import EncodingError, MelodyRNNError
+from melodyrnn.errors import EncodingError, MelodyRNNError, spell
+from melodyrnn.models.configs import CONFIGS
 
+
+def _magenta_encoding(config: str, family: str) -> dict:
+    """A Magenta config's encoding, read from the config registry (its one home)."""
+    c = CONFIGS[config]
+    entry = {"family": family, "encoder": c.encoder}
+    if family == "melody":
+        entry["key"] = c.transpose_to_key
+    return entry
+
+
+# Magenta's training pipelines, named after the configs they feed, and magenta.js's converters.
 ENCODINGS: dict[str, dict] = {
-    "basic_rnn": {
-        "family": "melody",
-        "encoder": {"type": "one_hot_melody", "min_note": 48, "max_note": 84},
-        "key": 0,
-    },
-    "mono_rnn": {
-        "family": "melody",
-        "encoder": {"type": "one_hot_melody", "min_note": 0, "max_note": 128},
-        "key": None,
-    },
-    "lookback_rnn": {
-        "family": "melody",
-        "encoder": {"type": "lookback_melody", "min_note": 48, "max_note": 84},
-        "key": 0,
-    },
-    "attention_rnn": {
-        "family": "melody",
-        "encoder": {"type": "key_melody", "min_note": 48, "max_note": 84},
-        "key": 0,
-    },
-    "drum_kit": {
-        "family": "drums",
-        "encoder": {"type": "drums", "binary_counter_bits": 6, "pitch_classes": "magenta"},
-    },
+    "basic_rnn": _magenta_encoding("basic_rnn", "melody"),
+    "mono_rnn": _magenta_encoding("mono_rnn", "melody"),
+    "lookback_rnn": _magenta_encoding("lookback_rnn", "melody"),
+    "attention_rnn": _magenta_encoding("attention_rnn", "melody"),
+    "drum_kit": _magenta_encoding("drum_kit_rnn", "drums"),
     "magenta_js_melody": {
         "family": "magenta_js_melody",
         "encoder": {"type": "one_hot_melody", "min_note": 48, "max_note": 84},
@@ -87,14 +83,19 @@ class TokenResult:
     encoding: str
     sections: list[Section] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
-    reason: str = ""  # why there is no section, when there is none
+    reason: str = ""  # why there is no section, when there is none; see worded_reason
 
-    def to_dict(self) -> dict:
+    def worded_reason(self, spellings=None) -> str:
+        """The reason, its advice naming ``encoding``/``keep_highest`` as ``spellings`` say."""
+        return spell(self.reason, ("encoding", "keep_highest"), spellings)
+
+    def to_dict(self, spellings=None) -> dict:
+        reason = self.worded_reason(spellings)
         return {
             "encoding": self.encoding,
             "sections": [s.to_dict() for s in self.sections],
             "stats": self.stats,
-            **({"reason": self.reason} if self.reason else {}),
+            **({"reason": reason} if reason else {}),
         }
 
 
@@ -187,12 +188,12 @@ def _why_empty(ns, family: str, stats: dict) -> str:
             return "the file has no drum notes"
         return "no drum track of at least 7 bars"
     if not pitched and family == "melody":
-        return "the file has only drum notes; try --encoding drum_kit"
+        return "the file has only drum notes; try {encoding} drum_kit"
     reasons = []
     if stats.get("polyphonic_tracks_discarded"):
         reasons.append(
             f"{stats['polyphonic_tracks_discarded']} polyphonic track(s) discarded "
-            "(notes starting together; try --keep-highest)"
+            "(notes starting together; try {keep_highest})"
         )
     if stats.get("melodies_discarded_too_short"):
         reasons.append(f"{stats['melodies_discarded_too_short']} melody(ies) shorter than 7 bars")
