@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from melodyrnn.constants import DEFAULT_STEPS_PER_QUARTER
 from melodyrnn.errors import MelodyRNNError
 from melodyrnn.events.melody import extract_melodies
 from melodyrnn.sequence import quantize_note_sequence, split_on_time_changes
@@ -39,7 +40,7 @@ class DatasetSettings:
     min_note: int = 48
     max_note: int = 84  # exclusive
     transpose_to_key: int | None = 0
-    steps_per_quarter: int = 4
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER
     min_bars: int = 7
     max_steps: int = 512
     min_unique_pitches: int = 5

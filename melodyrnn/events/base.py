@@ -50,6 +50,26 @@ def next_bar_line(step: int, grid_start: int, steps_per_bar: int) -> int:
     return step + (grid_start - step) % steps_per_bar
 
 
+def fit_length(
+    events, steps_per_bar: int, min_bars, max_steps_discard, max_steps_truncate, pad_end: bool
+) -> str | None:
+    """Magenta's length rules for an extracted melody or drum track, in this order: shorter
+    than ``min_bars`` bars -> "discarded_too_short"; longer than ``max_steps_discard`` ->
+    "discarded_too_long"; longer than ``max_steps_truncate`` -> cut to that many steps (to a
+    whole bar with ``pad_end``) and "truncated"; else None. ``events`` has ``set_length``."""
+    if len(events) < steps_per_bar * min_bars:
+        return "discarded_too_short"
+    if max_steps_discard is not None and len(events) > max_steps_discard:
+        return "discarded_too_long"
+    if max_steps_truncate is not None and len(events) > max_steps_truncate:
+        length = max_steps_truncate
+        if pad_end:
+            length -= max_steps_truncate % steps_per_bar
+        events.set_length(length)
+        return "truncated"
+    return None
+
+
 def timed_sequence(
     pitches,
     steps,

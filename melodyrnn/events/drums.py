@@ -28,7 +28,12 @@ import numpy as np
 
 from melodyrnn.constants import DEFAULT_STEPS_PER_BAR, DEFAULT_STEPS_PER_QUARTER, DRUM_CHANNEL
 from melodyrnn.errors import EncodingError
-from melodyrnn.events.base import next_bar_line, require_relative_quantized, timed_sequence
+from melodyrnn.events.base import (
+    fit_length,
+    next_bar_line,
+    require_relative_quantized,
+    timed_sequence,
+)
 from melodyrnn.sequence import NoteSequence
 
 # Drum classes in bit order: kick, snare, closed hi-hat, open hi-hat, low tom, mid tom, high tom,
@@ -427,18 +432,13 @@ def extract_drum_tracks(
         # Next search: the first bar boundary (on the grid of the last search) at or after the end.
         search_start_step = next_bar_line(track.end_step, search_start_step, steps_per_bar)
 
-        if len(track) < track.steps_per_bar * min_bars:
-            stats["drum_tracks_discarded_too_short"] += 1
-            continue
-        if max_steps_discard is not None and len(track) > max_steps_discard:
-            stats["drum_tracks_discarded_too_long"] += 1
-            continue
-        if max_steps_truncate is not None and len(track) > max_steps_truncate:
-            length = max_steps_truncate
-            if pad_end:
-                length -= max_steps_truncate % track.steps_per_bar
-            track.set_length(length)
-            stats["drum_tracks_truncated"] += 1
+        outcome = fit_length(
+            track, track.steps_per_bar, min_bars, max_steps_discard, max_steps_truncate, pad_end
+        )
+        if outcome is not None:
+            stats[f"drum_tracks_{outcome}"] += 1
+            if outcome != "truncated":
+                continue
         stats["drum_track_lengths_in_bars"][len(track) // track.steps_per_bar] += 1
         tracks.append(track)
     return tracks, stats

@@ -35,7 +35,12 @@ from melodyrnn.constants import (
     MIN_MIDI_PITCH,
 )
 from melodyrnn.errors import EncodingError, PolyphonicMelodyError
-from melodyrnn.events.base import next_bar_line, require_relative_quantized, timed_sequence
+from melodyrnn.events.base import (
+    fit_length,
+    next_bar_line,
+    require_relative_quantized,
+    timed_sequence,
+)
 from melodyrnn.events.melody_events import (
     major_key,
     major_key_histogram,
@@ -394,18 +399,13 @@ def extract_melodies(
             search_step = next_bar_line(melody.end_step, search_start_step, spb)
             if not melody:
                 break
-            if len(melody) < spb * min_bars:
-                stats["melodies_discarded_too_short"] += 1
-                continue
-            if max_steps_discard is not None and len(melody) > max_steps_discard:
-                stats["melodies_discarded_too_long"] += 1
-                continue
-            if max_steps_truncate is not None and len(melody) > max_steps_truncate:
-                length = max_steps_truncate
-                if pad_end:
-                    length -= max_steps_truncate % spb
-                melody.set_length(length)
-                stats["melodies_truncated"] += 1
+            outcome = fit_length(
+                melody, spb, min_bars, max_steps_discard, max_steps_truncate, pad_end
+            )
+            if outcome is not None:
+                stats[f"melodies_{outcome}"] += 1
+                if outcome != "truncated":
+                    continue
             if np.count_nonzero(melody.get_note_histogram()) < min_unique_pitches:
                 stats["melodies_discarded_too_few_pitches"] += 1
                 continue

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from melodyrnn.constants import DEFAULT_STEPS_PER_QUARTER
 from melodyrnn.errors import ConfigError, GenerationError
 from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.generation.sampler import GenerationResult, generate
@@ -92,7 +93,7 @@ class MusicRNN:
     def events_to_sequence(
         self,
         events: np.ndarray,
-        steps_per_quarter: int = 4,
+        steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
         qpm: float = 120.0,
         velocity: int = 100,
         program: int = 0,

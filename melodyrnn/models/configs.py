@@ -19,6 +19,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from melodyrnn.constants import DEFAULT_STEPS_PER_QUARTER
 from melodyrnn.errors import ConfigError, MelodyRNNError
 
 __all__ = ["CONFIGS", "ModelConfig", "get_config"]
@@ -63,7 +64,7 @@ class ModelConfig:
     clip_norm: float = 3.0
     learning_rate: float = 0.001
     batch_size: int = 64
-    steps_per_quarter: int = 4
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER
     min_note: int | None = None
     max_note: int | None = None
     transpose_to_key: int | None = None

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from melodyrnn.constants import DEFAULT_STEPS_PER_QUARTER
 from melodyrnn.errors import CheckpointError, ConfigError
 from melodyrnn.files import atomic_folder
 from melodyrnn.models.checkpoint import CONFIG_FILE
@@ -43,7 +44,7 @@ class MarkovConfig:
     min_note: int = 48
     max_note: int = 84  # exclusive
     transpose_to_key: int | None = 0
-    steps_per_quarter: int = 4
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER
     name: str = "markov"
     encoder: dict = field(default_factory=dict)
 

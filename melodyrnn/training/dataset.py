@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from melodyrnn.constants import DEFAULT_STEPS_PER_BAR
 from melodyrnn.errors import DatasetError, MelodyRNNError
 from melodyrnn.files import atomic_path, write_bytes_atomically
 from melodyrnn.pipelines import DatasetSettings, melodies_from_sequence
@@ -130,7 +131,9 @@ def normalize_title(title: str) -> str:
 MAX_TITLE_SHARE = 4
 
 
-def duplicate_groups(results: list[FileResult], steps_per_bar: int = 16) -> list[int]:
+def duplicate_groups(
+    results: list[FileResult], steps_per_bar: int = DEFAULT_STEPS_PER_BAR
+) -> list[int]:
     """A group id per file: files sharing a specific title or opening two bars are one group."""
     parent = list(range(len(results)))
     title_counts = Counter(normalize_title(r.title) for r in results)
