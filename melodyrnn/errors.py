@@ -152,5 +152,9 @@ class OutputExistsError(MelodyRNNError):
         super().__init__(f"{path} exists; use {{force}} to overwrite it", parameters=("force",))
 
 
+class LimitError(MelodyRNNError):
+    """An input or request is over one of the caps in :mod:`melodyrnn.limits`."""
+
+
 class RenderError(MelodyRNNError):
     """A piano roll or audio rendering cannot be made (no renderer, a bad soundfont, ...)."""

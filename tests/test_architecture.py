@@ -20,7 +20,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "melodyrnn"
 
 # Bottom to top. A module may import modules of its own layer or below, never above.
 LAYERS = [
-    ("melodyrnn.constants", "melodyrnn.errors", "melodyrnn.files", "melodyrnn.scales"),
+    (
+        "melodyrnn.constants",
+        "melodyrnn.errors",
+        "melodyrnn.files",
+        "melodyrnn.limits",
+        "melodyrnn.scales",
+    ),
     ("melodyrnn.sequence",),
     ("melodyrnn.io",),
     ("melodyrnn.events",),
