@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Callable
 
 from melodyrnn.errors import MelodyRNNError
@@ -183,7 +184,7 @@ def _run_continue(args) -> int:
     import random
     from pathlib import Path
 
-    from melodyrnn.errors import GenerationError, OutputExistsError
+    from melodyrnn.files import check_output_file, prepare_output_dir
     from melodyrnn.generation.music_rnn import load_model
     from melodyrnn.generation.primer import continue_merged, prepare_primer
     from melodyrnn.io.midi import midi_to_sequence, sequence_to_midi_file
@@ -192,23 +193,17 @@ def _run_continue(args) -> int:
     chords = _parse_chords(args.chords)
     source = midi_to_sequence(args.primer)
     primer = prepare_primer(source, track=args.track, primer_bars=args.primer_bars)
-    if args.bars is not None:
-        steps = primer.steps_for_bars(args.bars)
-    else:
-        steps = 64 if args.steps is None else args.steps
-    if steps < 1:
-        raise GenerationError(f"the continuation must be at least 1 step long, got {steps}")
+    steps = primer.continuation_steps(args.steps, args.bars)
 
     out_dir = Path(args.output_dir)
     stem = Path(args.primer).stem
     suffix = "continuation" if args.exclude_primer else "continued"
     paths = [out_dir / f"{stem}_{suffix}_{k}.mid" for k in range(1, options.num_outputs + 1)]
     extras = [".png"] * args.png + [".wav"] * args.wav
-    if not args.force:
-        for path in paths:
-            for candidate in [path, *(path.with_suffix(e) for e in extras)]:
-                if candidate.exists():
-                    raise OutputExistsError(candidate)
+    prepare_output_dir(out_dir, create=False)
+    for path in paths:
+        for candidate in [path, *(path.with_suffix(e) for e in extras)]:
+            check_output_file(candidate, force=args.force)
 
     model = load_model(args.model)
     if options.seed is None and options.sampling:
@@ -223,7 +218,7 @@ def _run_continue(args) -> int:
         chord_progression=chords,
     )
     start = primer.continuation_start
-    out_dir.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(out_dir)
     for path, ns in zip(paths, outputs):
         sequence_to_midi_file(ns, path)
         added = len(ns.notes) - (0 if args.exclude_primer else len(source.notes))
@@ -277,9 +272,9 @@ def _run_render(args) -> int:
     if not (args.png or args.wav):
         raise RenderError("say what to render: --png, --wav or both")
     if args.output_dir:
-        from pathlib import Path
+        from melodyrnn.files import prepare_output_dir
 
-        Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+        prepare_output_dir(args.output_dir)
     rendered = render_file(
         args.midi,
         png=args.png,
@@ -340,9 +335,12 @@ def _run_dataset(args) -> int:
     )
     from pathlib import Path
 
+    from melodyrnn.files import prepare_output_dir
+
     out = Path(args.out)
     if (out / "melodies.npz").exists() and not args.force:
         raise DatasetError(f"{out}: already holds a dataset; use --force to overwrite it")
+    prepare_output_dir(out, "dataset folder", create=False)
     ds = build_dataset(args.midi_dir, settings, jobs=args.jobs)
     save_dataset(ds, out, force=args.force)
     print(format_report(ds))
@@ -372,6 +370,7 @@ def _add_train(p: argparse.ArgumentParser) -> None:
 
 @verb("train", _add_train, "train a model on a dataset (resumable)")
 def _run_train(args) -> int:
+    from melodyrnn.files import prepare_output_dir
     from melodyrnn.training.train import Trainer, TrainOptions, parse_hparams
 
     options = TrainOptions(
@@ -382,6 +381,7 @@ def _run_train(args) -> int:
         max_minutes=args.max_minutes,
         chunk_steps=args.chunk_steps,
     )
+    prepare_output_dir(args.out, "run folder", create=False)
     trainer = Trainer(args.dataset, args.out, args.config, parse_hparams(args.hparams), options)
     if trainer.step:
         print(f"resuming {args.out} at step {trainer.step}")
@@ -460,6 +460,15 @@ def _run_evaluate(args) -> int:
 # --- entry point -------------------------------------------------------------------------
 
 
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, MemoryError):
+        return "out of memory; the input or the request is too large for this machine"
+    if isinstance(exc, RecursionError):
+        return "the input is nested too deeply to read"
+    where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+    return f"{where}{exc.strerror or exc}"
+
+
 class _FlagSpellings(dict):
     """A library parameter as the CLI spells it: ``primer_bars`` -> ``--primer-bars``."""
 
@@ -504,9 +513,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args._run(args) or 0)
+        with warnings.catch_warnings():
+            # numpy's overflow/invalid-value warnings would print beside a one-line error; every
+            # input that can cause them is refused by a check with its own message.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return int(args._run(args) or 0)
     except MelodyRNNError as exc:
         print(f"{PROG}: error: {exc.worded(_FlagSpellings())}", file=sys.stderr)
+        return 2
+    except (OSError, MemoryError, RecursionError) as exc:  # the last line of defence
+        print(f"{PROG}: error: {_describe(exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `melodyrnn encode x.mid | head`
         sys.stderr.close()

@@ -144,7 +144,11 @@ class ChordEncodingError(EncodingError):
     """A chord cannot be encoded as asked (e.g. a sus chord in a triad encoding)."""
 
 
-class OutputExistsError(MelodyRNNError):
+class OutputError(MelodyRNNError):
+    """An output cannot be written where it was asked for (a file, a device, no permission)."""
+
+
+class OutputExistsError(OutputError):
     """An output file exists already; nothing is overwritten unless the caller says ``force``."""
 
     def __init__(self, path):

@@ -47,6 +47,7 @@ LIMITS: dict[str, Limit] = {
         Limit("max_tracks", 4_096, "tracks", "the tracks of one MIDI file"),
         Limit("max_tempo_changes", 100_000, "events", "tempo, time and key changes of a sequence"),
         Limit("max_steps", 200_000, "steps", "the quantized length of a sequence"),
+        Limit("max_primer_steps", 8_192, "steps", "a primer (512 bars of 4/4; use primer_bars)"),
         Limit("max_generation_rows", 4_096, "rows", "num_outputs x beam_size x branch_factor"),
         Limit("max_generation_steps", 100_000, "steps", "the length of one continuation"),
         Limit("max_generation_tokens", 10_000_000, "tokens", "rows x (primer + steps)"),

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from melodyrnn.errors import GenerationError
+from melodyrnn.limits import check_limit
 from melodyrnn.scales import allowed_pitches, scale_pitch_classes
 
 __all__ = ["SamplingOptions"]
@@ -84,6 +85,11 @@ class SamplingOptions:
                     parameters=("seed",),
                 )
             object.__setattr__(self, "seed", int(seed))
+        check_limit(
+            "max_generation_rows",
+            self.num_outputs * self.beam_width,
+            "num_outputs x beam_size x branch_factor",
+        )
         if self.pitch_range is not None:
             object.__setattr__(self, "pitch_range", _pitch_range(self.pitch_range))
         if self.key is not None or self.scale is not None:

@@ -42,6 +42,7 @@ from melodyrnn.errors import MelodyRNNError, PrimerError
 from melodyrnn.events.melody import Melody
 from melodyrnn.generation.music_rnn import load_model
 from melodyrnn.generation.options import SamplingOptions
+from melodyrnn.limits import check_limit, limit
 from melodyrnn.sequence import (
     InstrumentInfo,
     KeySignature,
@@ -56,7 +57,6 @@ from melodyrnn.sequence import (
     time_change_points,
 )
 
-MAX_PRIMER_STEPS = 8192  # 512 bars of 4/4; a longer primer only costs time (use primer_bars)
 _MELODY_WORDS = ("melody", "lead", "vocal", "voice", "solo", "tune", "theme")
 _ACCOMPANIMENT_WORDS = ("bass", "drum", "pad", "chord", "accomp", "harmony", "string")
 
@@ -167,9 +167,29 @@ class Primer:
         """Seconds in the source file where the continuation starts."""
         return self.step_to_seconds(self.end_step)
 
+    def continuation_steps(self, steps: int | None = None, bars: float | None = None) -> int:
+        """The continuation length asked for as ``steps`` or ``bars`` (default 64 steps),
+        checked: at least 1 step, at most limits' max_generation_steps."""
+        if bars is not None:
+            return self.steps_for_bars(bars)
+        steps = 64 if steps is None else steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise PrimerError(
+                f"the continuation must be at least 1 step long, got {steps}",
+                parameters=("steps",),
+            )
+        check_limit("max_generation_steps", steps, "the continuation")
+        return steps
+
     def steps_for_bars(self, bars: float) -> int:
         """A continuation length of ``bars`` bars of the primer's meter, in steps."""
-        return round(bars * self.steps_per_bar)
+        if not (isinstance(bars, int | float) and math.isfinite(bars) and bars > 0):
+            raise PrimerError(
+                f"{{bars}} must be a finite number > 0, got {bars}", parameters=("bars",)
+            )
+        steps = bars * self.steps_per_bar
+        check_limit("max_generation_steps", steps, "the continuation")
+        return max(1, round(steps))
 
 
 def prepare_primer(
@@ -222,10 +242,11 @@ def prepare_primer(
                 steps_per_bar=steps_per_bar,
                 steps_per_quarter=DEFAULT_STEPS_PER_QUARTER,
             )
-    if len(melody) > MAX_PRIMER_STEPS:
+    max_primer = limit("max_primer_steps")
+    if len(melody) > max_primer:
         raise PrimerError(
             f"{where}: the melody is {len(melody) // steps_per_bar} bars long; the primer may "
-            f"be at most {MAX_PRIMER_STEPS // steps_per_bar} bars: give {{primer_bars}} N to "
+            f"be at most {max_primer // steps_per_bar} bars: give {{primer_bars}} N to "
             "continue from its last N bars",
             parameters=("primer_bars",),
         )

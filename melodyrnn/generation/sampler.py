@@ -48,6 +48,7 @@ import torch
 
 from melodyrnn.errors import GenerationError
 from melodyrnn.generation.options import SamplingOptions
+from melodyrnn.limits import check_limit
 from melodyrnn.models.rnn import EventRNN
 
 __all__ = [
@@ -185,9 +186,20 @@ def _check_primer(model, primer_inputs, primer_events, steps) -> tuple[np.ndarra
         raise GenerationError(
             f"primer has {len(inputs)} input rows but {len(events)} events; they must match"
         )
-    if int(steps) < 1:
-        raise GenerationError(f"{{steps}} must be >= 1, got {steps}", parameters=("steps",))
+    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
+        raise GenerationError(
+            f"{{steps}} must be an integer >= 1, got {steps!r}", parameters=("steps",)
+        )
+    check_limit("max_generation_steps", int(steps), "the continuation")
     return inputs, events
+
+
+def _check_size(options, primer_len: int, steps: int, num_classes: int, per_step: bool) -> None:
+    """LimitError before allocating more tokens (or per-step distributions) than allowed."""
+    rows = options.num_outputs * options.beam_width
+    check_limit("max_generation_tokens", rows * (primer_len + steps), "rows x (primer + steps)")
+    if per_step:
+        check_limit("max_generation_tokens", rows * steps * num_classes, "the logits asked for")
 
 
 def _uniform_source(options: SamplingOptions, uniforms, steps: int, rows: int):
@@ -331,6 +343,8 @@ def generate(
         )
     inputs, events = _check_primer(model, primer_inputs, primer_events, steps)
     steps = int(steps)
+    per_step = return_logits or return_probabilities
+    _check_size(options, len(events), steps, model.num_classes, per_step)
     beams = _Beams(events, steps, options, model.num_classes, return_logits, return_probabilities)
     draw = _uniform_source(options, uniforms, steps, beams.rows)
     static_mask = _static_mask(mask, model.num_classes)

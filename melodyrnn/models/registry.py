@@ -54,6 +54,12 @@ def resolve_model_path(name_or_path: str | os.PathLike | None) -> Path:
     """The folder of a shipped model's name or of a checkpoint folder (None: the default)."""
     if name_or_path is None:
         name_or_path = DEFAULT_MODEL
+    if not str(name_or_path).strip():
+        raise CheckpointError(
+            "{model} is empty; give a shipped model's name or a checkpoint folder "
+            "(or leave it out for the default)",
+            parameters=("model",),
+        )
     path = Path(name_or_path)
     if path.is_dir():
         return path

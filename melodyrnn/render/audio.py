@@ -17,6 +17,7 @@ The file is written atomically and only replaces an existing one with ``force=Tr
 from __future__ import annotations
 
 import glob
+import math
 import os
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ import numpy as np
 
 from melodyrnn.constants import DRUM_CHANNEL
 from melodyrnn.errors import MelodyRNNError, RenderError
+from melodyrnn.limits import check_limit
 from melodyrnn.render.targets import atomic_output, check_target
 from melodyrnn.sequence import ControlChange, NoteSequence
 
@@ -86,8 +88,9 @@ def render_wav(
     silent) or one of ``"fluidsynth"``, ``"tinysoundfont"``, ``"sine"``. The audio lasts the
     sequence's ``total_time`` plus :data:`RELEASE_TAIL` seconds and is scaled to a peak of
     :data:`PEAK_LEVEL` of full scale. Soundfont renderings are stereo, the sine fallback mono.
-    Raises :class:`OutputExistsError` if ``path`` exists and ``force`` is false, and
-    :class:`RenderError` if an explicitly asked renderer is not available or fails.
+    Raises :class:`OutputExistsError` if ``path`` exists and ``force`` is false,
+    :class:`LimitError` for audio longer than limits' max_audio_seconds (one hour by default),
+    and :class:`RenderError` if an explicitly asked renderer is not available or fails.
     """
     path = Path(path)
     check_target(path, force)
@@ -96,6 +99,10 @@ def render_wav(
     if method != "auto" and method not in WAV_METHODS:
         raise RenderError(f"unknown render method '{method}'; use auto or {', '.join(WAV_METHODS)}")
 
+    end = max([ns.total_time, *(n.end_time for n in ns.notes)])
+    if not math.isfinite(end):
+        raise RenderError("the sequence has no finite end time; it cannot be rendered")
+    check_limit("max_audio_seconds", end + RELEASE_TAIL, "the audio")
     num_samples = int(round((ns.total_time + RELEASE_TAIL) * sample_rate))
     renderers: dict[str, Callable[[], np.ndarray]] = {
         "fluidsynth": lambda: _render_fluidsynth(ns, sample_rate, find_soundfont(soundfont)),

@@ -11,13 +11,15 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from melodyrnn.errors import OutputExistsError, RenderError
+from melodyrnn.errors import OutputError, OutputExistsError, RenderError
 from melodyrnn.files import atomic_path
 
 
 def check_target(path: Path, force: bool) -> None:
     """Refuse an existing ``path`` unless ``force`` (:class:`OutputExistsError`), and a
     missing folder (:class:`RenderError`)."""
+    if path.exists() and not path.is_file():
+        raise OutputError(f"the output {path} exists and is not a regular file")
     if path.exists() and not force:
         raise OutputExistsError(path)
     if not path.parent.is_dir():

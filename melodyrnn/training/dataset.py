@@ -98,7 +98,10 @@ def extract_folder(
     from tqdm import tqdm
 
     jobs = jobs or os.cpu_count() or 1
-    bar = tqdm(total=len(files), desc="reading MIDI", unit="file", disable=not progress)
+    # No bar when stderr is not a terminal (logs, pipes): it would sit beside error lines.
+    bar = tqdm(
+        total=len(files), desc="reading MIDI", unit="file", disable=None if progress else True
+    )
     results: list[FileResult] = []
     if jobs == 1 or len(files) < 8:
         for path in files:

@@ -54,6 +54,28 @@ class TrainOptions:
     progress: bool = True
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        _number("epochs", self.epochs, low=0, open_low=True)
+        _number("eval_every", self.eval_every, low=0, whole=True)
+        _number("save_every", self.save_every, low=1, whole=True)
+        _number("seed", self.seed, low=0, whole=True)
+        for name in ("threads", "max_steps", "chunk_steps", "max_eval_steps"):
+            if getattr(self, name) is not None:
+                _number(name, getattr(self, name), low=1, whole=True)
+        if self.max_minutes is not None:
+            _number("max_minutes", self.max_minutes, low=0, open_low=True)
+
+
+def _number(name: str, value, low: float, open_low: bool = False, whole: bool = False) -> None:
+    """ConfigError naming ``name`` unless ``value`` is a finite number (an integer if ``whole``)
+    above ``low`` (or at least ``low``)."""
+    kind = "an integer" if whole else "a number"
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > low if open_low else value >= low) and (not whole or value == int(value))
+    if not ok:
+        bound = f"> {low:g}" if open_low else f">= {low:g}"
+        raise ConfigError(f"{{{name}}} must be {kind} {bound}, got {value!r}", parameters=(name,))
+
 
 # --- batches --------------------------------------------------------------------------------
 
@@ -363,7 +385,12 @@ class Trainer:
             total = min(total, opts.max_steps)
         eval_every = opts.eval_every or per_epoch
         lengths = np.array([len(y) for y in self.train_data.labels])
-        bar = tqdm(total=total, initial=self.step, desc="training", disable=not opts.progress)
+        bar = tqdm(  # no bar when stderr is not a terminal
+            total=total,
+            initial=self.step,
+            desc="training",
+            disable=None if opts.progress else True,
+        )
         self.model.train()
         last_eval = None
         if opts.max_minutes and self.elapsed > 60 * opts.max_minutes:
