@@ -27,6 +27,14 @@ LIGHT_MODULES = [
     "melodyrnn.encoding.conditional",
     "melodyrnn.encoding.specs",
     "melodyrnn.training.tokens",
+    "melodyrnn.constants",
+    "melodyrnn.limits",
+    "melodyrnn.files",
+    "melodyrnn.io.midi_checks",
+    "melodyrnn.io.magenta_js_json",
+    "melodyrnn.models",
+    "melodyrnn.models.configs",
+    "melodyrnn.models.families",
     "melodyrnn.summary",
     "melodyrnn.pipelines",
     "melodyrnn.training.dataset",
@@ -54,3 +62,32 @@ def test_lazy_top_level_names():
     assert callable(melodyrnn.continue_midi)
     assert melodyrnn.MusicRNN.__name__ == "MusicRNN"
     assert issubclass(melodyrnn.MelodyRNNError, Exception)
+
+
+def test_dir_shows_the_public_names():
+    import melodyrnn
+    import melodyrnn.models
+
+    for name in ("continue_midi", "MusicRNN", "SamplingOptions", "load_model", "midi_to_sequence"):
+        assert name in dir(melodyrnn), name
+        assert name in melodyrnn.__all__, name
+    assert {"EventRNN", "CONFIGS", "load_checkpoint"} <= set(dir(melodyrnn.models))
+
+
+def test_continue_sequence_and_continue_midi_agree(tmp_path):
+    """Both return a list of options.num_outputs NoteSequences; both default to temperature 1."""
+    import inspect
+
+    import melodyrnn
+    from melodyrnn.generation.options import SamplingOptions
+
+    sequence_sig = inspect.signature(melodyrnn.MusicRNN.continue_sequence)
+    midi_sig = inspect.signature(melodyrnn.continue_midi)
+    assert sequence_sig.parameters["temperature"].default == SamplingOptions().temperature == 1.0
+    assert midi_sig.parameters["options"].default is None
+    for sig in (sequence_sig, midi_sig):
+        assert "list[NoteSequence]" in str(sig.return_annotation)
+        assert not [p for p in sig.parameters.values() if p.kind is p.VAR_KEYWORD]
+    ode = ROOT / "midi_samples" / "ode_to_joy.mid"
+    [one] = melodyrnn.continue_midi(ode, steps=8, options=SamplingOptions(seed=0))
+    assert isinstance(one, melodyrnn.NoteSequence)
