@@ -24,3 +24,13 @@ def test_readme_python_block_runs(tmp_path, monkeypatch, index):
 
 def test_readme_has_python_examples():
     assert len(BLOCKS) >= 2
+
+
+def test_readme_lists_every_limit():
+    from melodyrnn.limits import LIMITS
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Limits") : text.index("## Development")]
+    for spec in LIMITS.values():
+        assert f"| `{spec.name}` | {spec.default:,} {spec.unit} |" in section, spec.name
+        assert spec.env in section, spec.env
