@@ -236,3 +236,48 @@ def test_output_checks_in_the_library(tmp_path):
 def test_rss_probe_works():
     # The memory assertions above rely on ru_maxrss being in KiB (Linux).
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 1000
+
+
+HOSTILE_NUMBERS = ["nan", "inf", "-inf", "-1", "0", "1e300", "", "abc", "99999999999999999999"]
+
+
+@pytest.mark.parametrize(
+    "verb, flag",
+    [
+        ("continue", "--steps"),
+        ("continue", "--bars"),
+        ("continue", "--num-outputs"),
+        ("continue", "--temperature"),
+        ("continue", "--seed"),
+        ("continue", "--top-k"),
+        ("continue", "--top-p"),
+        ("continue", "--beam-size"),
+        ("continue", "--primer-bars"),
+        ("render", "--continuation-start"),
+        ("train", "--epochs"),
+        ("train", "--max-minutes"),
+        ("train", "--threads"),
+        ("evaluate", "--num"),
+        ("evaluate", "--steps"),
+    ],
+)
+def test_no_traceback_from_hostile_numbers(tmp_path, capsys, verb, flag):
+    """Every hostile number either works or gives one line and exit 2 (argparse's too)."""
+    base = {
+        "continue": ["continue", ODE, "-o", tmp_path / "out", "--seed", "0", "--steps", "2"],
+        "render": ["render", ODE, "--png", "-o", tmp_path / "render"],
+        "train": ["train", tmp_path / "no_dataset", "--out", tmp_path / "run"],
+        "evaluate": ["evaluate", "--data", tmp_path / "no_data"],
+    }[verb]
+    for value in HOSTILE_NUMBERS:
+        argv = [str(a) for a in base] + [flag, value]
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse refuses a value that is not a number
+            code = exc.code
+        _, err = capsys.readouterr()
+        assert code in (0, 2), (argv, err)
+        if code == 2:
+            lines = err.strip().splitlines()
+            assert len(lines) == 1 and "error:" in lines[0], (argv, err)
+            assert "Traceback" not in err
