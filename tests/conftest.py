@@ -1,47 +1,47 @@
-"""Shared test helpers: fixture paths and the note-seq oracle (imported lazily, it is slow)."""
+"""Shared fixtures: the magenta.js fixture folder and the note-seq oracle (imported lazily).
+
+Plain constants and functions that modules need at collection time (file lists for
+``parametrize``, :func:`helpers.load_json`) live in tests/helpers.py, imported normally; nothing
+imports this module.
+"""
 
 from __future__ import annotations
 
-import json
 import warnings
 from functools import cache
 from pathlib import Path
 
 import pytest
-
-TESTS = Path(__file__).resolve().parent
-REPO = TESTS.parent
-MAGENTA_JS = TESTS / "fixtures" / "magenta_js"
-MIDI_FIXTURES = sorted((MAGENTA_JS / "midi").glob("*.mid"))
-MIDI_SAMPLES = sorted((REPO / "midi_samples").glob("*.mid"))
-ALL_MIDI = MIDI_FIXTURES + MIDI_SAMPLES
+from helpers import MAGENTA_JS
 
 
 @cache
-def load_json(relative: str):
-    """A JSON file under tests/fixtures/magenta_js/, parsed once per session."""
-    return json.loads((MAGENTA_JS / relative).read_text())
-
-
-@cache
-def _note_seq_modules():
+def _import_note_seq():
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings():  # note-seq pulls in pydub, which warns about ffmpeg
             warnings.simplefilter("ignore")
-            from note_seq import midi_io, sequences_lib
+            import note_seq
     except ImportError:
         return None
-    return midi_io, sequences_lib
+    return note_seq
 
 
 @pytest.fixture(scope="session")
 def note_seq():
-    """``(midi_io, sequences_lib)`` from note-seq, the reference implementation; skips without it.
+    """The ``note_seq`` package, the reference implementation; the test skips without it.
 
+    Its submodules are attributes (``note_seq.melodies_lib``, ``note_seq.sequences_lib``, ...).
+    Only the tests that compare with note-seq ask for it, so everything else runs without it.
     Importing note-seq sets ``pretty_midi.pretty_midi.MAX_TICK = 1e10`` globally; melodyrnn does
     its own tick check, so that does not change what melodyrnn reads.
     """
-    modules = _note_seq_modules()
-    if modules is None:
+    module = _import_note_seq()
+    if module is None:
         pytest.skip("note-seq is not installed")
-    return modules
+    return module
+
+
+@pytest.fixture(scope="session")
+def magenta_js() -> Path:
+    """The folder tests/fixtures/magenta_js (MIDI files, expectations, checkpoints)."""
+    return MAGENTA_JS

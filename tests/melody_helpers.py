@@ -1,33 +1,30 @@
 """Shared helpers of the melody tests: fixtures, the note-seq oracle, generated sequences.
 
-Imported by test_melody.py, test_extract_melodies.py and test_melody_magenta_js.py (importing
-it skips them when note-seq is not installed).
+Imported by test_melody.py, test_extract_melodies.py and test_melody_magenta_js.py. The helpers
+that run note-seq (:func:`ns_melody`, :func:`outcome`) take the ``note_seq`` fixture's module,
+so only the tests that compare with note-seq need it.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from pathlib import Path
 
 import numpy as np
-import pytest
+from helpers import MIDI_FIXTURES, load_json
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-note_seq = pytest.importorskip("note_seq")
-from note_seq import events_lib, melodies_lib  # noqa: E402
-
-from melodyrnn.constants import MELODY_NO_EVENT, MELODY_NOTE_OFF  # noqa: E402
-from melodyrnn.errors import (  # noqa: E402
+from melodyrnn.constants import MELODY_NO_EVENT, MELODY_NOTE_OFF
+from melodyrnn.errors import (
     MelodyRNNError,
     NonIntegerStepsPerBarError,
     PolyphonicMelodyError,
 )
-from melodyrnn.events.melody import Melody  # noqa: E402
-from melodyrnn.io.note_seq_proto import to_note_seq  # noqa: E402
-from melodyrnn.sequence import (  # noqa: E402
+from melodyrnn.events.melody import Melody
+from melodyrnn.io.note_seq_proto import to_note_seq
+from melodyrnn.sequence import (
     Note,
     NoteSequence,
     QuantizationInfo,
@@ -36,9 +33,7 @@ from melodyrnn.sequence import (  # noqa: E402
     quantize_note_sequence,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures" / "magenta_js"
-MIDI_FILES = sorted((FIXTURES / "midi").glob("*.mid"))
-ENCODE = json.loads((FIXTURES / "expected" / "encode.json").read_text())
+ENCODE = load_json("expected/encode.json")
 
 HYPO = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -54,7 +49,7 @@ def read_midi(path: Path) -> NoteSequence:
 
 def _quantized_fixtures() -> dict[str, NoteSequence]:
     out = {}
-    for path in MIDI_FILES:
+    for path in MIDI_FIXTURES:
         try:
             out[path.name] = quantize_note_sequence(read_midi(path), 4)
         except MelodyRNNError:
@@ -65,19 +60,19 @@ def _quantized_fixtures() -> dict[str, NoteSequence]:
 QUANTIZED = _quantized_fixtures()
 
 
-def ns_melody(qns: NoteSequence, **kwargs):
+def ns_melody(note_seq, qns: NoteSequence, **kwargs):
     """note-seq's Melody.from_quantized_sequence on the same sequence."""
-    mel = melodies_lib.Melody()
+    mel = note_seq.melodies_lib.Melody()
     mel.from_quantized_sequence(to_note_seq(qns), **kwargs)
     return mel
 
 
-def outcome(fn):
+def outcome(note_seq, fn):
     """('ok', value) or ('raises', kind) with note-seq's and our exception types aligned."""
     kinds = {
-        melodies_lib.PolyphonicMelodyError: "polyphonic",
+        note_seq.melodies_lib.PolyphonicMelodyError: "polyphonic",
         PolyphonicMelodyError: "polyphonic",
-        events_lib.NonIntegerStepsPerBarError: "non_integer_bar",
+        note_seq.events_lib.NonIntegerStepsPerBarError: "non_integer_bar",
         NonIntegerStepsPerBarError: "non_integer_bar",
     }
     try:

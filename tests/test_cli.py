@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import MAGENTA_JS_CHECKPOINTS, load_json
 
 from melodyrnn.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((ROOT / "midi_samples").glob("*.mid"))
-FIXTURE_MIDI = ROOT / "tests" / "fixtures" / "magenta_js" / "midi"
 
 
 def run_cli(capsys, *argv) -> tuple[int, str, str]:
@@ -67,13 +67,10 @@ def test_inspect_missing_file(capsys, tmp_path):
     assert code == 2 and "nope.mid" in err
 
 
-def _note_seq_basic_rnn_tokens(path: Path) -> list[list[int]]:
+def _note_seq_basic_rnn_tokens(note_seq, path: Path) -> list[list[int]]:
     """Magenta's training pipeline with note-seq objects (the oracle)."""
-    note_seq = pytest.importorskip("note_seq")
-    from note_seq import melodies_lib, sequences_lib
-    from note_seq.melody_encoder_decoder import MelodyOneHotEncoding
-
-    encoding = MelodyOneHotEncoding(48, 84)
+    melodies_lib, sequences_lib = note_seq.melodies_lib, note_seq.sequences_lib
+    encoding = note_seq.melody_encoder_decoder.MelodyOneHotEncoding(48, 84)
     out = []
     ns = note_seq.midi_file_to_note_sequence(str(path))
     for piece in sequences_lib.split_note_sequence_on_time_changes(ns):
@@ -103,47 +100,40 @@ def _note_seq_basic_rnn_tokens(path: Path) -> list[list[int]]:
 
 
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
-def test_encode_json_equals_magenta_pipeline(capsys, path):
+def test_encode_json_equals_magenta_pipeline(note_seq, capsys, path):
     code, out, _ = run_cli(capsys, "encode", path, "--json")
     assert code == 0
     result = json.loads(out)
-    assert [s["tokens"] for s in result["sections"]] == _note_seq_basic_rnn_tokens(path)
+    assert [s["tokens"] for s in result["sections"]] == _note_seq_basic_rnn_tokens(note_seq, path)
 
 
-def test_encode_says_why_there_are_no_tokens(capsys):
-    code, out, _ = run_cli(capsys, "encode", FIXTURE_MIDI / "drums.mid")
+def test_encode_says_why_there_are_no_tokens(capsys, magenta_js):
+    code, out, _ = run_cli(capsys, "encode", magenta_js / "midi" / "drums.mid")
     assert code == 0
     assert "no tokens: the file has only drum notes" in out
-    code, out, _ = run_cli(capsys, "encode", FIXTURE_MIDI / "poly_overlap.mid", "--json")
+    code, out, _ = run_cli(capsys, "encode", magenta_js / "midi" / "poly_overlap.mid", "--json")
     assert "polyphonic" in json.loads(out)["reason"]
 
 
-def test_encode_magenta_js_matches_fixture_and_reports_range_errors(capsys):
-    encode_json = json.loads((ROOT / "tests/fixtures/magenta_js/expected/encode.json").read_text())
-    expected = {e["file"]: e for e in encode_json["files"]}
+def test_encode_magenta_js_matches_fixture_and_reports_range_errors(capsys, magenta_js):
+    expected = {e["file"]: e for e in load_json("expected/encode.json")["files"]}
     code, out, _ = run_cli(
         capsys,
         "encode",
-        FIXTURE_MIDI / "melody_simple.mid",
+        magenta_js / "midi" / "melody_simple.mid",
         "--encoding",
         "magenta_js_melody",
         "--json",
     )
     tokens = json.loads(out)["sections"][0]["tokens"]
     assert tokens == expected["midi/melody_simple.mid"]["encodings"]["basic_rnn"]["indices"]
-    code, _, err = run_cli(
-        capsys, "encode", FIXTURE_MIDI / "out_of_range.mid", "--encoding", "magenta_js_melody"
-    )
+    out_of_range = magenta_js / "midi" / "out_of_range.mid"
+    code, _, err = run_cli(capsys, "encode", out_of_range, "--encoding", "magenta_js_melody")
     assert code == 2
     assert "out_of_range.mid" in err and "outside of the valid range: 47" in err
 
 
-CHECKPOINTS = sorted(
-    p for p in (ROOT / "tests" / "fixtures" / "magenta_js" / "checkpoints").iterdir() if p.is_dir()
-)
-
-
-@pytest.mark.parametrize("folder", CHECKPOINTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("folder", MAGENTA_JS_CHECKPOINTS, ids=lambda p: p.name)
 def test_convert_fixture_checkpoints(capsys, tmp_path, folder):
     from melodyrnn.generation.music_rnn import MusicRNN
     from melodyrnn.generation.options import SamplingOptions

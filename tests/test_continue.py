@@ -211,11 +211,11 @@ def _bad(tmp_path):
     return folder
 
 
-def test_bad_inputs(tmp_path, capsys):
+def test_bad_inputs(tmp_path, capsys, magenta_js):
     bad = _bad(tmp_path)
     out = tmp_path / "out"
     ode = ROOT / "midi_samples" / "ode_to_joy.mid"
-    improv = ROOT / "tests" / "fixtures" / "magenta_js" / "checkpoints" / "melody_2x64"
+    improv = magenta_js / "checkpoints" / "melody_2x64"
     cases = [
         (["continue", tmp_path / "missing.mid"], "missing.mid"),
         (["continue", bad], "bad"),

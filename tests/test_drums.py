@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
+from helpers import load_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -34,19 +32,11 @@ from melodyrnn.sequence import (
     quantize_note_sequence,
 )
 
-note_seq = pytest.importorskip("note_seq")
-from note_seq import drums_encoder_decoder, drums_lib  # noqa: E402
-
-FIXTURES = Path(__file__).parent / "fixtures" / "magenta_js"
-ENCODE = json.loads((FIXTURES / "expected" / "encode.json").read_text())
+ENCODE = load_json("expected/encode.json")
 
 
-def _read_midi(name: str) -> NoteSequence:
-    return midi_to_sequence(FIXTURES / "midi" / name)
-
-
-def _noteseq_track(qns: NoteSequence, **kwargs):
-    track = drums_lib.DrumTrack()
+def _noteseq_track(note_seq, qns: NoteSequence, **kwargs):
+    track = note_seq.drums_lib.DrumTrack()
     track.from_quantized_sequence(to_note_seq(qns), **kwargs)
     return track
 
@@ -59,14 +49,16 @@ def _assert_same_track(ours: DrumTrack, theirs) -> None:
         assert ours.steps_per_quarter == theirs.steps_per_quarter
 
 
-def _noteseq_extract(qns: NoteSequence, min_bars, max_steps_truncate, max_steps_discard, **kw):
+def _noteseq_extract(
+    note_seq, qns: NoteSequence, min_bars, max_steps_truncate, max_steps_discard, **kw
+):
     """magenta/pipelines/drum_pipelines.extract_drum_tracks, run on note-seq's DrumTrack (magenta
     itself is not installed): the oracle for our extraction loop."""
     proto = to_note_seq(qns)
     steps_per_bar = int(note_seq.sequences_lib.steps_per_bar_in_quantized_sequence(proto))
     search, tracks, short, long_, truncated = 0, [], 0, 0, 0
     while True:
-        track = drums_lib.DrumTrack()
+        track = note_seq.drums_lib.DrumTrack()
         track.from_quantized_sequence(proto, search_start_step=search, **kw)
         search = track.end_step + (search - track.end_step) % steps_per_bar
         if not track:
@@ -125,9 +117,9 @@ meters = st.sampled_from([(4, 4), (3, 4), (6, 8), (7, 8), (2, 2)])
 # --- the class tables ---------------------------------------------------------------------------
 
 
-def test_magenta_table_is_note_seqs():
+def test_magenta_table_is_note_seqs(note_seq):
     assert [list(g) for g in MAGENTA_DRUM_PITCH_CLASSES] == (
-        drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES
+        note_seq.drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES
     )
 
 
@@ -147,10 +139,10 @@ def test_magenta_js_table_differs_as_documented():
 
 
 @pytest.mark.parametrize("flavour", ["magenta", "magenta_js"])
-def test_every_class_decodes_like_note_seq(flavour):
+def test_every_class_decodes_like_note_seq(note_seq, flavour):
     ours = MultiDrumOneHotEncoding(flavour)
     table = [list(g) for g in ours.class_pitches]
-    theirs = drums_encoder_decoder.MultiDrumOneHotEncoding(drum_type_pitches=table)
+    theirs = note_seq.drums_encoder_decoder.MultiDrumOneHotEncoding(drum_type_pitches=table)
     assert ours.num_classes == theirs.num_classes == 512
     assert ours.default_event == theirs.encode_event(theirs.default_event) == 0
     for index in range(512):
@@ -162,9 +154,9 @@ def test_every_class_decodes_like_note_seq(flavour):
 
 @settings(max_examples=200, deadline=None)
 @given(st.frozensets(st.integers(0, 127), max_size=8), st.sampled_from(["magenta", "magenta_js"]))
-def test_random_pitch_sets_encode_like_note_seq(pitches, flavour):
+def test_random_pitch_sets_encode_like_note_seq(note_seq, pitches, flavour):
     ours = MultiDrumOneHotEncoding(flavour)
-    theirs = drums_encoder_decoder.MultiDrumOneHotEncoding(
+    theirs = note_seq.drums_encoder_decoder.MultiDrumOneHotEncoding(
         drum_type_pitches=[list(g) for g in ours.class_pitches]
     )
     assert ours.encode_event(pitches) == theirs.encode_event(pitches)
@@ -209,8 +201,8 @@ def test_unknown_table_name():
 
 @pytest.mark.parametrize("name", ["drums.mid", "multitrack_3_4.mid"])
 @pytest.mark.parametrize("ignore_is_drum", [False, True])
-def test_midi_fixture_tracks_match_note_seq(name, ignore_is_drum):
-    qns = quantize_note_sequence(_read_midi(name), 4)
+def test_midi_fixture_tracks_match_note_seq(note_seq, magenta_js, name, ignore_is_drum):
+    qns = quantize_note_sequence(midi_to_sequence(magenta_js / "midi" / name), 4)
     for search in (0, 4, 12):
         for gap_bars in (1, 0.25):
             for pad_end in (False, True):
@@ -221,13 +213,15 @@ def test_midi_fixture_tracks_match_note_seq(name, ignore_is_drum):
                     ignore_is_drum=ignore_is_drum,
                 )
                 _assert_same_track(
-                    DrumTrack.from_quantized_sequence(qns, **kw), _noteseq_track(qns, **kw)
+                    DrumTrack.from_quantized_sequence(qns, **kw),
+                    _noteseq_track(note_seq, qns, **kw),
                 )
 
 
-def test_drums_mid_by_hand():
+def test_drums_mid_by_hand(magenta_js):
     """drums.mid: 16 steps of 4/4; the unknown pitch 90 stays in the Magenta track."""
-    track = DrumTrack.from_quantized_sequence(quantize_note_sequence(_read_midi("drums.mid"), 4))
+    qns = quantize_note_sequence(midi_to_sequence(magenta_js / "midi" / "drums.mid"), 4)
+    track = DrumTrack.from_quantized_sequence(qns)
     assert (track.start_step, track.end_step, track.steps_per_bar) == (0, 16, 16)
     assert track[0] == {36, 42, 49}
     assert track[2] == {42, 90}
@@ -237,7 +231,7 @@ def test_drums_mid_by_hand():
     ]  # fmt: skip
     # Same hits as magenta.js except where its quirks bite: step 2 (pitch 90 -> silence) and
     # step 6 (42 + 44 counted twice -> open hat).
-    js = drums_from_sequence_magenta_js(quantize_note_sequence(_read_midi("drums.mid"), 4))
+    js = drums_from_sequence_magenta_js(qns)
     differ = np.flatnonzero(track.to_array("magenta_js") != js).tolist()
     assert differ == [2, 6]
 
@@ -251,12 +245,16 @@ def test_drums_mid_by_hand():
     st.booleans(),
     st.booleans(),
 )
-def test_random_tracks_match_note_seq(notes, meter, search, gap_bars, pad_end, ignore_is_drum):
+def test_random_tracks_match_note_seq(
+    note_seq, notes, meter, search, gap_bars, pad_end, ignore_is_drum
+):
     qns = _quantized(notes, *meter)
     kw = dict(
         search_start_step=search, gap_bars=gap_bars, pad_end=pad_end, ignore_is_drum=ignore_is_drum
     )
-    _assert_same_track(DrumTrack.from_quantized_sequence(qns, **kw), _noteseq_track(qns, **kw))
+    _assert_same_track(
+        DrumTrack.from_quantized_sequence(qns, **kw), _noteseq_track(note_seq, qns, **kw)
+    )
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -270,7 +268,7 @@ def test_random_tracks_match_note_seq(notes, meter, search, gap_bars, pad_end, i
     st.booleans(),
 )
 def test_random_extraction_matches_magenta_pipeline(
-    notes, meter, min_bars, truncate, discard, gap_bars, pad_end
+    note_seq, notes, meter, min_bars, truncate, discard, gap_bars, pad_end
 ):
     qns = _quantized(notes, *meter)
     ours, stats = extract_drum_tracks(
@@ -282,7 +280,7 @@ def test_random_extraction_matches_magenta_pipeline(
         pad_end=pad_end,
     )
     theirs, counts = _noteseq_extract(
-        qns, min_bars, truncate, discard, gap_bars=gap_bars, pad_end=pad_end
+        note_seq, qns, min_bars, truncate, discard, gap_bars=gap_bars, pad_end=pad_end
     )
     assert len(ours) == len(theirs)
     for a, b in zip(ours, theirs):
@@ -327,10 +325,10 @@ def test_extraction_errors():
 
 @settings(max_examples=40, deadline=None)
 @given(drum_notes, st.sampled_from([60.0, 120.0, 97.5]), st.floats(0, 3))
-def test_to_sequence_matches_note_seq(notes, qpm, start_time):
+def test_to_sequence_matches_note_seq(note_seq, notes, qpm, start_time):
     track = DrumTrack.from_quantized_sequence(_quantized(notes))
     ours = track.to_sequence(velocity=90, qpm=qpm, sequence_start_time=start_time)
-    theirs = _noteseq_track(_quantized(notes)).to_sequence(
+    theirs = _noteseq_track(note_seq, _quantized(notes)).to_sequence(
         velocity=90, qpm=qpm, sequence_start_time=start_time
     )
 
@@ -385,7 +383,7 @@ def test_magenta_js_indices_and_decoding(entry):
 
 @pytest.mark.parametrize("name", ["drums", "drum_beat"])
 def test_magenta_js_primer_indices_and_continuation(name):
-    data = json.loads((FIXTURES / "expected" / f"drum_kit_3x16_attn__{name}.json").read_text())
+    data = load_json(f"expected/drum_kit_3x16_attn__{name}.json")
     primer = data["primer"]
     qns = from_magenta_js_json(
         {

@@ -7,9 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 from hypothesis import given
-
-note_seq = pytest.importorskip("note_seq")
-from melody_helpers import (  # noqa: E402
+from melody_helpers import (
     GRID,
     HYPO,
     QUANTIZED,
@@ -19,18 +17,18 @@ from melody_helpers import (  # noqa: E402
     outcome,
     quantized_sequences,
 )
-from note_seq import melodies_lib, sequences_lib  # noqa: E402
 
-from melodyrnn.errors import NonIntegerStepsPerBarError  # noqa: E402
-from melodyrnn.events import melody as M  # noqa: E402
-from melodyrnn.events.melody import extract_melodies  # noqa: E402
-from melodyrnn.io.note_seq_proto import to_note_seq  # noqa: E402
-from melodyrnn.sequence import NoteSequence  # noqa: E402
+from melodyrnn.errors import NonIntegerStepsPerBarError
+from melodyrnn.events import melody as M
+from melodyrnn.events.melody import extract_melodies
+from melodyrnn.io.note_seq_proto import to_note_seq
+from melodyrnn.sequence import NoteSequence
 
 # --- extract_melodies -------------------------------------------------------------------------
 
 
 def reference_extract_melodies(
+    note_seq,
     qns: NoteSequence,
     search_start_step=0,
     min_bars=7,
@@ -43,6 +41,7 @@ def reference_extract_melodies(
     filter_drums=True,
 ):
     """Magenta's melody_pipelines.extract_melodies, as a loop over note-seq's Melody."""
+    melodies_lib, sequences_lib = note_seq.melodies_lib, note_seq.sequences_lib
     proto = to_note_seq(qns)
     stats = dict.fromkeys(M.EXTRACT_COUNTERS, 0)
     lengths = Counter()
@@ -89,9 +88,9 @@ def reference_extract_melodies(
     return melodies, stats
 
 
-def _compare_extract(qns, **kwargs):
-    ours = outcome(lambda: extract_melodies(qns, **kwargs))
-    theirs = outcome(lambda: reference_extract_melodies(qns, **kwargs))
+def _compare_extract(note_seq, qns, **kwargs):
+    ours = outcome(note_seq, lambda: extract_melodies(qns, **kwargs))
+    theirs = outcome(note_seq, lambda: reference_extract_melodies(note_seq, qns, **kwargs))
     assert ours[0] == theirs[0]
     if ours[0] == "raises":
         assert ours[1] == theirs[1]
@@ -105,7 +104,7 @@ def _compare_extract(qns, **kwargs):
 
 
 @pytest.mark.parametrize("name", sorted(QUANTIZED))
-def test_extract_melodies_matches_magenta_on_fixtures(name):
+def test_extract_melodies_matches_magenta_on_fixtures(note_seq, name):
     qns = QUANTIZED[name]
     seen = Counter()
     for ignore, pad_end, filter_drums, gap_bars in GRID:
@@ -116,6 +115,7 @@ def test_extract_melodies_matches_magenta_on_fixtures(name):
             (0, 3, 12, 40),
         ]:
             stats = _compare_extract(
+                note_seq,
                 qns,
                 min_bars=min_bars,
                 min_unique_pitches=min_unique,
@@ -133,8 +133,8 @@ def test_extract_melodies_matches_magenta_on_fixtures(name):
 
 @HYPO
 @given(quantized_sequences(max_notes=24), extract_kwargs)
-def test_extract_melodies_matches_magenta_generated(qns, kwargs):
-    _compare_extract(qns, **kwargs)
+def test_extract_melodies_matches_magenta_generated(note_seq, qns, kwargs):
+    _compare_extract(note_seq, qns, **kwargs)
 
 
 def test_extract_melodies_hand_case():

@@ -7,24 +7,23 @@ BinaryCounter aux rows of drum models, and PitchChord control rows one step ahea
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import MAGENTA_JS_EXPECTED, load_json
 
 from melodyrnn.encoding.specs import make_encoder
 from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.generation.sampler import generate
 from melodyrnn.models.magenta_js import load_magenta_js_checkpoint
 
-FIXTURES = Path(__file__).parent / "fixtures" / "magenta_js"
-EXPECTED = sorted(
-    p
-    for p in (FIXTURES / "expected").glob("*.json")
-    if p.name != "encode.json" and "sampled" not in p.name
-)
-SAMPLED = FIXTURES / "expected" / "melody_2x64__teapot__sampled_t1_seed7.json"
+EXPECTED = [
+    f"expected/{name}"
+    for name in MAGENTA_JS_EXPECTED
+    if name != "encode.json" and "sampled" not in name
+]
+SAMPLED = "expected/melody_2x64__teapot__sampled_t1_seed7.json"
 LOGIT_TOLERANCE = 1e-4
 
 # Chord symbol -> (root pitch class, chord pitch classes), spelled as the README's tonal rule.
@@ -89,9 +88,10 @@ class FixtureInputs:
         return classes, np.stack([self.row(int(c), step) for c in classes])
 
 
-def load_case(path: Path):
-    case = json.loads(path.read_text())
-    model, spec = load_magenta_js_checkpoint(FIXTURES / "checkpoints" / case["checkpoint"])
+def load_case(magenta_js: Path, relative: str):
+    """The expectations in ``relative`` (under magenta_js/), their checkpoint and inputs."""
+    case = load_json(relative)
+    model, spec = load_magenta_js_checkpoint(magenta_js / "checkpoints" / case["checkpoint"])
     return case, model, spec, FixtureInputs(case, spec)
 
 
@@ -99,9 +99,9 @@ def test_fixture_files_found():
     assert len(EXPECTED) == 10
 
 
-@pytest.mark.parametrize("path", EXPECTED, ids=lambda p: p.stem)
-def test_argmax_continuation_matches_magenta_js(path: Path):
-    case, model, spec, inputs = load_case(path)
+@pytest.mark.parametrize("relative", EXPECTED, ids=lambda r: Path(r).stem)
+def test_argmax_continuation_matches_magenta_js(magenta_js, relative):
+    case, model, spec, inputs = load_case(magenta_js, relative)
     indices = case["primer"]["indices"]
     assert len(indices) == case["primer"]["totalQuantizedSteps"]
     primer = inputs.primer(indices)
@@ -130,8 +130,8 @@ def test_argmax_continuation_matches_magenta_js(path: Path):
     assert np.abs(last - floats(case["logits"]["lastPrimerStep"])).max() <= LOGIT_TOLERANCE
 
 
-def test_sampled_run_replays_with_recorded_uniforms():
-    case, model, spec, inputs = load_case(SAMPLED)
+def test_sampled_run_replays_with_recorded_uniforms(magenta_js):
+    case, model, spec, inputs = load_case(magenta_js, SAMPLED)
     assert case["temperature"] == 1.0
     sampling = case["sampling"]
     indices = case["primer"]["indices"]
@@ -151,9 +151,9 @@ def test_sampled_run_replays_with_recorded_uniforms():
     assert np.abs(result.probabilities[0] - floats(sampling["probs"])).max() <= 1e-5
 
 
-def test_sampled_run_differs_without_the_recorded_uniforms():
+def test_sampled_run_differs_without_the_recorded_uniforms(magenta_js):
     """The replay test can fail: other uniforms give another continuation."""
-    case, model, spec, inputs = load_case(SAMPLED)
+    case, model, spec, inputs = load_case(magenta_js, SAMPLED)
     indices = case["primer"]["indices"]
     result = generate(
         model,
@@ -166,11 +166,9 @@ def test_sampled_run_differs_without_the_recorded_uniforms():
     assert result.classes[0].tolist() != case["continuation"]["tokens"]
 
 
-def test_feeding_one_hot_zero_for_out_of_range_drum_label_is_detectably_wrong():
+def test_feeding_one_hot_zero_for_out_of_range_drum_label_is_detectably_wrong(magenta_js):
     """Guards the all-zero row rule: the drum-beat primer holds label 514."""
-    case, model, spec, inputs = load_case(
-        FIXTURES / "expected" / "drum_kit_3x16_attn__drum_beat.json"
-    )
+    case, model, spec, inputs = load_case(magenta_js, "expected/drum_kit_3x16_attn__drum_beat.json")
     indices = case["primer"]["indices"]
     assert max(indices) >= 512
     wrong = [label if label < 512 else 0 for label in indices]
@@ -182,7 +180,7 @@ def test_feeding_one_hot_zero_for_out_of_range_drum_label_is_detectably_wrong():
     assert delta > 100 * LOGIT_TOLERANCE
 
 
-def test_spec_and_encoder_of_each_checkpoint():
+def test_spec_and_encoder_of_each_checkpoint(magenta_js):
     expectations = {
         "melody_2x64": ({"type": "one_hot_melody", "min_note": 48, "max_note": 84}, [64, 64]),
         "melody_uneven_48_32_40": (
@@ -211,13 +209,13 @@ def test_spec_and_encoder_of_each_checkpoint():
         "improv_3x16": (75, 38),
     }
     for name, (encoder, layers) in expectations.items():
-        model, spec = load_magenta_js_checkpoint(FIXTURES / "checkpoints" / name)
+        model, spec = load_magenta_js_checkpoint(magenta_js / "checkpoints" / name)
         assert spec.encoder == encoder
         built = make_encoder(spec.encoder)
         assert (built.input_size, built.num_classes) == sizes[name]
         assert model.layer_sizes == layers == spec.layer_sizes
         assert (model.input_size, model.num_classes) == sizes[name]
         assert (model.attn_length > 0) == (name == "drum_kit_3x16_attn")
-        info = json.loads((FIXTURES / "checkpoints" / name / "make_ckpt_info.json").read_text())
+        info = load_json(f"checkpoints/{name}/make_ckpt_info.json")
         n_params = sum(p.numel() for p in model.parameters())
         assert n_params == info["numParams"]

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from melodyrnn.errors import CheckpointError, ConfigError, DatasetError, GenerationError
+from melodyrnn.errors import CheckpointError, ConfigError, DatasetError
 from melodyrnn.models.ngram import NGramModel, estimate_discounts, select_order
 
 # --- a plain reference implementation ----------------------------------------------------------
@@ -227,32 +227,6 @@ def test_log_prob_matches_prob_dist():
         np.testing.assert_allclose(scores, want, rtol=1e-12)
 
 
-# --- sampling ----------------------------------------------------------------------------------
-
-
-def test_seeded_sampling_is_reproducible():
-    model = NGramModel(3, 5).fit(markov_chain(6, sequences=20, length=40))
-    a = model.sample([1, 2], steps=50, rng=7)
-    assert len(a) == 50 and a.min() >= 0 and a.max() < 5
-    np.testing.assert_array_equal(a, model.sample([1, 2], steps=50, rng=7))
-    np.testing.assert_array_equal(a, model.sample([1, 2], 50, rng=np.random.default_rng(7)))
-    assert not np.array_equal(a, model.sample([1, 2], steps=50, rng=8))
-
-
-def test_samples_follow_the_distribution_and_temperature_zero_is_argmax():
-    model = NGramModel(3, 5).fit(markov_chain(7, sequences=20, length=40))
-    context = [3, 1]
-    dist = model.prob_dist(context)
-    draws = np.concatenate(model.generate([context] * 20000, steps=1, rng=0))
-    freq = np.bincount(draws, minlength=5) / len(draws)
-    assert np.all(np.abs(freq - dist) <= 4 * np.sqrt(dist * (1 - dist) / 20000) + 1e-3)
-    greedy = model.sample(context, steps=5, temperature=0)
-    assert greedy[0] == dist.argmax()
-    assert greedy[1] == model.prob_dist(context + [greedy[0]]).argmax()
-    sharp = np.concatenate(model.generate([context] * 5000, steps=1, temperature=0.3, rng=1))
-    assert (sharp == dist.argmax()).mean() > max(dist.max(), freq.max())
-
-
 # --- files -------------------------------------------------------------------------------------
 
 
@@ -312,7 +286,5 @@ def test_bad_input_raises_project_errors():
     model.fit([np.array([0, 1, 2])])
     with pytest.raises(DatasetError, match="no steps"):
         model.evaluate([np.array([1])])
-    with pytest.raises(GenerationError):
-        model.sample([0], steps=3, temperature=-1)
     with pytest.raises(ConfigError):
         model.with_order(3)

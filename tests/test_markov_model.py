@@ -137,6 +137,22 @@ def test_first_sampled_event_follows_the_ngram_distribution(trained):
     assert np.allclose(counts[likely] / n, p[likely], atol=4 * np.sqrt(0.25 / n))
 
 
+def test_temperature_sharpens_the_ngram_distribution(trained):
+    """At temperature T the sampler draws from p ** (1 / T), renormalised (logits are log p)."""
+    model, _ = trained
+    primer = tunes(1, seed=4)[0][:20]
+    n = 4000
+    result = model.continue_events(
+        primer, 1, options=SamplingOptions(temperature=0.3, seed=1, num_outputs=n)
+    )
+    freq = np.bincount(result.classes[:, 0], minlength=38) / n
+    p = model.network.ngram.prob_dist(model.encoder.labels(primer))
+    sharp = p ** (1 / 0.3)
+    sharp /= sharp.sum()
+    assert np.allclose(freq, sharp, atol=4 * np.sqrt(0.25 / n))
+    assert freq[p.argmax()] > max(p.max(), 0.5)  # sharper than temperature 1
+
+
 def test_masks_are_respected(trained):
     model, _ = trained
     primer = tunes(1, seed=5)[0][:32]

@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-note_seq = pytest.importorskip("note_seq")
-from melody_helpers import (  # noqa: E402
+from melody_helpers import (
     GRID,
     HYPO,
     QUANTIZED,
@@ -21,20 +19,19 @@ from melody_helpers import (  # noqa: E402
     outcome,
     quantized_sequences,
 )
-from note_seq import events_lib, melodies_lib  # noqa: E402
 
-from melodyrnn import constants as C  # noqa: E402
-from melodyrnn.errors import (  # noqa: E402
+from melodyrnn import constants as C
+from melodyrnn.errors import (
     EncodingError,
     NonIntegerStepsPerBarError,
     PolyphonicMelodyError,
     QuantizationStatusError,
 )
-from melodyrnn.events.magenta_js import melody_from_sequence_magenta_js  # noqa: E402
-from melodyrnn.events.melody import Melody, extract_melodies  # noqa: E402
-from melodyrnn.events.projections import project_melody  # noqa: E402
-from melodyrnn.io.note_seq_proto import from_note_seq  # noqa: E402
-from melodyrnn.sequence import (  # noqa: E402
+from melodyrnn.events.magenta_js import melody_from_sequence_magenta_js
+from melodyrnn.events.melody import Melody, extract_melodies
+from melodyrnn.events.projections import project_melody
+from melodyrnn.io.note_seq_proto import from_note_seq
+from melodyrnn.sequence import (
     Note,
     NoteSequence,
 )
@@ -42,7 +39,8 @@ from melodyrnn.sequence import (  # noqa: E402
 # --- the Melody object ------------------------------------------------------------------------
 
 
-def test_constants_match_note_seq():
+def test_constants_match_note_seq(note_seq):
+    melodies_lib = note_seq.melodies_lib
     assert C.MELODY_NO_EVENT == melodies_lib.MELODY_NO_EVENT == -2
     assert C.MELODY_NOTE_OFF == melodies_lib.MELODY_NOTE_OFF == -1
     assert C.MIN_MELODY_EVENT == melodies_lib.MIN_MELODY_EVENT
@@ -55,9 +53,9 @@ def test_constants_match_note_seq():
 
 @HYPO
 @given(melody_events, st.integers(0, 64))
-def test_construction_matches_note_seq(events, start_step):
+def test_construction_matches_note_seq(note_seq, events, start_step):
     ours = Melody(events, start_step=start_step, steps_per_bar=12, steps_per_quarter=4)
-    theirs = melodies_lib.Melody(events, start_step=start_step, steps_per_bar=12)
+    theirs = note_seq.melodies_lib.Melody(events, start_step=start_step, steps_per_bar=12)
     assert_same_melody(ours, theirs)
     assert ours == Melody.from_array(np.array(events, dtype=np.int16), start_step, 12)
     assert ours.to_array().tolist() == ours.events
@@ -81,11 +79,11 @@ def test_construction_hand_cases():
 
 @HYPO
 @given(melody_events, st.integers(0, 60), st.booleans())
-def test_set_length_matches_note_seq(events, steps, from_left):
+def test_set_length_matches_note_seq(note_seq, events, steps, from_left):
     if from_left:
         steps = max(steps, 1)  # note-seq's from_left cannot shrink to 0 (del events[0:-0])
     ours = Melody(events, start_step=16)
-    theirs = melodies_lib.Melody(events, start_step=16)
+    theirs = note_seq.melodies_lib.Melody(events, start_step=16)
     ours.set_length(steps, from_left=from_left)
     theirs.set_length(steps, from_left=from_left)
     assert_same_melody(ours, theirs)
@@ -93,9 +91,11 @@ def test_set_length_matches_note_seq(events, steps, from_left):
 
 @HYPO
 @given(melody_events, st.integers(1, 4), st.integers(0, 127))
-def test_increase_resolution_and_append_match_note_seq(events, k, event):
+def test_increase_resolution_and_append_match_note_seq(note_seq, events, k, event):
     ours = Melody(events, start_step=8, steps_per_bar=12, steps_per_quarter=3)
-    theirs = melodies_lib.Melody(events, start_step=8, steps_per_bar=12, steps_per_quarter=3)
+    theirs = note_seq.melodies_lib.Melody(
+        events, start_step=8, steps_per_bar=12, steps_per_quarter=3
+    )
     copy = ours.copy()
     ours.increase_resolution(k)
     theirs.increase_resolution(k)
@@ -119,8 +119,8 @@ def test_set_length_hand_cases():
 
 @HYPO
 @given(st.lists(st.tuples(st.integers(0, 127), st.integers(0, 30), st.integers(1, 12)), max_size=8))
-def test_add_note_matches_note_seq(notes):
-    ours, theirs = Melody(), melodies_lib.Melody()
+def test_add_note_matches_note_seq(note_seq, notes):
+    ours, theirs = Melody(), note_seq.melodies_lib.Melody()
     for pitch, start, dur in notes:
         ours.add_note(pitch, start, start + dur)
         theirs._add_note(pitch, start, start + dur)
@@ -141,9 +141,9 @@ def test_add_note_truncates_and_erases():
 # --- from_quantized_sequence -------------------------------------------------------------------
 
 
-def _compare_from_quantized(qns: NoteSequence, **kwargs) -> None:
-    ours = outcome(lambda: Melody.from_quantized_sequence(qns, **kwargs))
-    theirs = outcome(lambda: ns_melody(qns, **kwargs))
+def _compare_from_quantized(note_seq, qns: NoteSequence, **kwargs) -> None:
+    ours = outcome(note_seq, lambda: Melody.from_quantized_sequence(qns, **kwargs))
+    theirs = outcome(note_seq, lambda: ns_melody(note_seq, qns, **kwargs))
     assert ours[0] == theirs[0], (kwargs, ours, theirs)
     if ours[0] == "ok":
         assert_same_melody(ours[1], theirs[1])
@@ -152,7 +152,7 @@ def _compare_from_quantized(qns: NoteSequence, **kwargs) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(QUANTIZED))
-def test_from_quantized_sequence_matches_note_seq_on_fixtures(name):
+def test_from_quantized_sequence_matches_note_seq_on_fixtures(note_seq, name):
     qns = QUANTIZED[name]
     spb = qns.whole_steps_per_bar()
     instruments = sorted({n.instrument for n in qns.notes}) + [99]
@@ -160,6 +160,7 @@ def test_from_quantized_sequence_matches_note_seq_on_fixtures(name):
         for search_start_step in (0, spb, 5):
             for instrument in instruments:
                 _compare_from_quantized(
+                    note_seq,
                     qns,
                     search_start_step=search_start_step,
                     instrument=instrument,
@@ -177,9 +178,12 @@ def test_from_quantized_sequence_matches_note_seq_on_fixtures(name):
     st.sampled_from([0, 0, 1, 4, 12, 16]),
     st.integers(0, 3),
 )
-def test_from_quantized_sequence_matches_note_seq_generated(qns, grid, search_start, instrument):
+def test_from_quantized_sequence_matches_note_seq_generated(
+    note_seq, qns, grid, search_start, instrument
+):
     ignore, pad_end, filter_drums, gap_bars = grid
     _compare_from_quantized(
+        note_seq,
         qns,
         search_start_step=search_start,
         instrument=instrument,
@@ -217,8 +221,6 @@ def test_from_quantized_sequence_errors():
     qns = hand_sequence([(60, 0, 2)], spq=1, meter=(5, 8))  # 2.5 steps per bar
     with pytest.raises(NonIntegerStepsPerBarError):
         Melody.from_quantized_sequence(qns)
-    with pytest.raises(events_lib.NonIntegerStepsPerBarError):
-        ns_melody(qns)
     assert (
         Melody.from_quantized_sequence(
             hand_sequence([(60, 0, 2)], spq=2, meter=(5, 8))
@@ -234,13 +236,19 @@ def test_from_quantized_sequence_errors():
         melody_from_sequence_magenta_js(unquantized, 0, 127)
 
 
+def test_note_seq_also_rejects_a_non_integer_bar(note_seq):
+    qns = hand_sequence([(60, 0, 2)], spq=1, meter=(5, 8))  # 2.5 steps per bar
+    with pytest.raises(note_seq.events_lib.NonIntegerStepsPerBarError):
+        ns_melody(note_seq, qns)
+
+
 # --- pitch: histograms, transpose, squash -----------------------------------------------------
 
 
 @HYPO
 @given(melody_events)
-def test_histograms_and_key_match_note_seq(events):
-    ours, theirs = Melody(events), melodies_lib.Melody(events)
+def test_histograms_and_key_match_note_seq(note_seq, events):
+    ours, theirs = Melody(events), note_seq.melodies_lib.Melody(events)
     assert ours.get_note_histogram().tolist() == theirs.get_note_histogram().tolist()
     assert ours.get_major_key_histogram().tolist() == theirs.get_major_key_histogram().tolist()
     assert ours.get_major_key() == theirs.get_major_key()
@@ -248,7 +256,8 @@ def test_histograms_and_key_match_note_seq(events):
 
 @HYPO
 @given(melody_events, st.integers(-30, 30), st.integers(0, 80), st.integers(1, 60))
-def test_transpose_matches_note_seq(events, amount, min_note, width):
+def test_transpose_matches_note_seq(note_seq, events, amount, min_note, width):
+    melodies_lib = note_seq.melodies_lib
     ours, theirs = Melody(events), melodies_lib.Melody(events)
     ours.transpose(amount, min_note, min_note + width)
     theirs.transpose(amount, min_note, min_note + width)
@@ -259,8 +268,8 @@ def test_transpose_matches_note_seq(events, amount, min_note, width):
     assert_same_melody(ours, theirs)
 
 
-def _compare_squash(events, min_note, max_note, key):
-    ours, theirs = Melody(events), melodies_lib.Melody(events)
+def _compare_squash(note_seq, events, min_note, max_note, key):
+    ours, theirs = Melody(events), note_seq.melodies_lib.Melody(events)
     amount = ours.squash(min_note, max_note, key)
     assert amount == theirs.squash(min_note, max_note, key)
     assert isinstance(amount, int)
@@ -277,10 +286,10 @@ def _compare_squash(events, min_note, max_note, key):
         ),
     ),
 )
-def test_squash_matches_note_seq(events, args):
+def test_squash_matches_note_seq(note_seq, events, args):
     min_note, width_or_max, key = args
     max_note = width_or_max if args == (48, 84, 0) else min_note + width_or_max
-    _compare_squash(events, min_note, max_note, key)
+    _compare_squash(note_seq, events, min_note, max_note, key)
 
 
 def test_squash_rounds_half_to_even():
@@ -295,20 +304,23 @@ def test_squash_rounds_half_to_even():
     assert m.get_major_key() == 7
     assert m.squash(48, 84, 0) == -7
     assert m.events == [60, 62, 64, 65, 67, 69, 71]
-    for pitch in range(0, 128):
-        _compare_squash([pitch, -2, pitch + 7 if pitch < 121 else pitch], 48, 84, 0)
-        _compare_squash([pitch], 60, 73, 0)
     assert Melody().squash(48, 84, 0) == 0
 
 
+def test_squash_of_every_pitch_matches_note_seq(note_seq):
+    for pitch in range(0, 128):
+        _compare_squash(note_seq, [pitch, -2, pitch + 7 if pitch < 121 else pitch], 48, 84, 0)
+        _compare_squash(note_seq, [pitch], 60, 73, 0)
+
+
 @pytest.mark.parametrize("name", sorted(QUANTIZED))
-def test_squash_extracted_fixture_melodies(name):
+def test_squash_extracted_fixture_melodies(note_seq, name):
     qns = QUANTIZED[name]
     for instrument in sorted({n.instrument for n in qns.notes}):
         kwargs = dict(instrument=instrument, gap_bars=math.inf, ignore_polyphonic_notes=True)
         for min_note, max_note, key in [(48, 84, 0), (0, 128, None), (60, 72, 5), (36, 60, 11)]:
             ours = Melody.from_quantized_sequence(qns, **kwargs)
-            theirs = ns_melody(qns, **kwargs)
+            theirs = ns_melody(note_seq, qns, **kwargs)
             assert ours.squash(min_note, max_note, key) == theirs.squash(min_note, max_note, key)
             assert_same_melody(ours, theirs)
 
@@ -327,9 +339,11 @@ def test_squash_extracted_fixture_melodies(name):
     st.sampled_from([0.0, 0.25, 1.7]),
     st.sampled_from([120.0, 90.0, 89.9999550000225, 140.5]),
 )
-def test_to_sequence_matches_note_seq(events, start, spq, velocity, instrument, program, t0, qpm):
+def test_to_sequence_matches_note_seq(
+    note_seq, events, start, spq, velocity, instrument, program, t0, qpm
+):
     ours = Melody(events, start_step=start, steps_per_quarter=spq)
-    theirs = melodies_lib.Melody(events, start_step=start, steps_per_quarter=spq)
+    theirs = note_seq.melodies_lib.Melody(events, start_step=start, steps_per_quarter=spq)
     kwargs = dict(
         velocity=velocity,
         instrument=instrument,

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from helpers import MAGENTA_JS_EXPECTED, load_json
 from hypothesis import given
 from hypothesis import strategies as st
-
-note_seq = pytest.importorskip("note_seq")
-from melody_helpers import (  # noqa: E402
+from melody_helpers import (
     ENCODE,
-    FIXTURES,
     HYPO,
     QUANTIZED,
     hand_sequence,
@@ -23,16 +20,16 @@ from melody_helpers import (  # noqa: E402
     quantized_sequences,
 )
 
-from melodyrnn.errors import (  # noqa: E402
+from melodyrnn.errors import (
     PitchOutOfRangeError,
     PolyphonicMelodyError,
 )
-from melodyrnn.events.magenta_js import (  # noqa: E402
+from melodyrnn.events.magenta_js import (
     melody_from_sequence_magenta_js,
     melody_to_sequence_magenta_js,
 )
-from melodyrnn.events.projections import project_melody_magenta_js  # noqa: E402
-from melodyrnn.io.magenta_js_json import from_magenta_js_json  # noqa: E402
+from melodyrnn.events.projections import project_melody_magenta_js
+from melodyrnn.io.magenta_js_json import from_magenta_js_json
 
 # --- magenta.js -------------------------------------------------------------------------------
 
@@ -73,20 +70,23 @@ def test_magenta_js_encode_json(entry, converter):
     assert project_melody_magenta_js(qns, lo, hi) == melody_to_sequence_magenta_js(events, 4)
 
 
-EXPECTED_MELODY_FILES = sorted(
-    p for p in (FIXTURES / "expected").glob("*.json") if p.name.startswith(("melody_", "improv_"))
-)
+EXPECTED_MELODY_FILES = [
+    f"expected/{name}" for name in MAGENTA_JS_EXPECTED if name.startswith(("melody_", "improv_"))
+]
+
+
+def _stem(relative: str) -> str:
+    return Path(relative).stem
 
 
 def _checkpoint_range(name: str) -> tuple[int, int]:
-    config = json.loads((FIXTURES / "checkpoints" / name / "config.json").read_text())
-    args = config["dataConverter"]["args"]
+    args = load_json(f"checkpoints/{name}/config.json")["dataConverter"]["args"]
     return args["minPitch"], args["maxPitch"]
 
 
-@pytest.mark.parametrize("path", EXPECTED_MELODY_FILES, ids=lambda p: p.stem)
-def test_magenta_js_primers_and_continuations(path):
-    expected = json.loads(path.read_text())
+@pytest.mark.parametrize("relative", EXPECTED_MELODY_FILES, ids=_stem)
+def test_magenta_js_primers_and_continuations(relative):
+    expected = load_json(relative)
     lo, hi = _checkpoint_range(expected["checkpoint"])
     primer = expected["primer"]
     source = primer["source"]
@@ -114,17 +114,17 @@ def test_magenta_js_primers_and_continuations(path):
 # poly_overlap.mid (two overlapping note-ons of one pitch: tonejs gives each its own note-off,
 # pretty_midi ends both at the first). The other primers match.
 READER_AGREES = [
-    p
-    for p in EXPECTED_MELODY_FILES
-    if json.loads(p.read_text())["primer"]["source"]
+    relative
+    for relative in EXPECTED_MELODY_FILES
+    if load_json(relative)["primer"]["source"]
     in ("midi/melody_simple.mid", "midi/multitrack_3_4.mid", "midi/out_of_range.mid")
 ]
 
 
-@pytest.mark.parametrize("path", READER_AGREES, ids=lambda p: p.stem)
-def test_magenta_js_primers_from_our_midi_reader(path):
+@pytest.mark.parametrize("relative", READER_AGREES, ids=_stem)
+def test_magenta_js_primers_from_our_midi_reader(relative):
     """Our MIDI reader + quantizer give the primers magenta.js fed where the readers agree."""
-    expected = json.loads(path.read_text())
+    expected = load_json(relative)
     source = expected["primer"]["source"]
     lo, hi = _checkpoint_range(expected["checkpoint"])
     qns = QUANTIZED[Path(source).name]

@@ -14,7 +14,7 @@ from pathlib import Path
 import mido
 import pretty_midi
 import pytest
-from conftest import ALL_MIDI, MIDI_FIXTURES, MIDI_SAMPLES, REPO, load_json
+from helpers import ALL_MIDI, MIDI_FIXTURES, MIDI_SAMPLES, REPO, load_json
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -133,7 +133,7 @@ def assert_round_trip(before: NoteSequence, after: NoteSequence) -> None:
 
 @pytest.mark.parametrize("path", ALL_MIDI, ids=ids)
 def test_reading_matches_note_seq(path, note_seq):
-    midi_io, sequences_lib = note_seq
+    midi_io, sequences_lib = note_seq.midi_io, note_seq.sequences_lib
     ours = midi_to_sequence(path)
     assert (ours.filename, ours.id) == (str(path), path.stem)
     proto = midi_io.midi_file_to_note_sequence(str(path))
@@ -156,7 +156,7 @@ def test_reading_matches_note_seq(path, note_seq):
 
 @pytest.mark.parametrize("path", ALL_MIDI, ids=ids)
 def test_writing_matches_note_seq_bytes(path, note_seq):
-    midi_io, _ = note_seq
+    midi_io = note_seq.midi_io
     ns = midi_to_sequence(path)
     ref = io.BytesIO()
     midi_io.note_sequence_to_pretty_midi(to_note_seq(ns)).write(ref)
@@ -304,7 +304,7 @@ def test_random_sequences_survive_round_trip(ns):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(midi_sequences())
 def test_random_sequences_write_the_same_bytes_as_note_seq(note_seq, ns):
-    midi_io, _ = note_seq
+    midi_io = note_seq.midi_io
     ref = io.BytesIO()
     midi_io.note_sequence_to_pretty_midi(to_note_seq(ns)).write(ref)
     assert sequence_to_midi_bytes(ns) == ref.getvalue()
@@ -451,7 +451,7 @@ NOTE_SEQ_ALSO_FAILS = sorted(set(BAD_FILES) - {"type 2", "tick far beyond any so
 
 @pytest.mark.parametrize("kind", NOTE_SEQ_ALSO_FAILS)
 def test_note_seq_rejects_the_same_bad_files(kind, note_seq):
-    midi_io, _ = note_seq
+    midi_io = note_seq.midi_io
     with pytest.raises(midi_io.MIDIConversionError):
         midi_io.midi_to_note_sequence(BAD_FILES[kind](MIDI_SAMPLES[0].read_bytes()))
 
@@ -544,8 +544,8 @@ def _exact_step(seconds: float, qpm: float, ppq: int, steps_per_quarter: int = 4
 @pytest.mark.parametrize(
     "entry", load_json("expected/encode.json")["files"], ids=lambda e: e["file"]
 )
-def test_notes_agree_with_magenta_js(entry):
-    ours = midi_to_sequence(Path(__file__).parent / "fixtures" / "magenta_js" / entry["file"])
+def test_notes_agree_with_magenta_js(entry, magenta_js):
+    ours = midi_to_sequence(magenta_js / entry["file"])
     js = from_magenta_js_json(entry["noteSequence"])
     name = Path(entry["file"]).name
 

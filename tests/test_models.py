@@ -22,8 +22,6 @@ from melodyrnn.models import (
     save_checkpoint,
 )
 
-JS_CHECKPOINTS = Path(__file__).parent / "fixtures" / "magenta_js" / "checkpoints"
-
 
 def random_model(seed=0, scale=1.0, **kwargs) -> EventRNN:
     torch.manual_seed(seed)
@@ -269,9 +267,9 @@ def test_save_rejects_a_model_that_does_not_match_its_config(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-def test_magenta_js_checkpoint_saved_in_our_format_gives_same_outputs(tmp_path):
+def test_magenta_js_checkpoint_saved_in_our_format_gives_same_outputs(tmp_path, magenta_js):
     for name in ("melody_2x64", "drum_kit_3x16_attn", "improv_3x16"):
-        js_model, spec = load_magenta_js_checkpoint(JS_CHECKPOINTS / name)
+        js_model, spec = load_magenta_js_checkpoint(magenta_js / "checkpoints" / name)
         config = magenta_js_to_config(spec, js_model)
         assert config.encoder == spec.encoder
         save_checkpoint(js_model, config, tmp_path / name)
@@ -365,8 +363,8 @@ def test_load_never_unpickles(saved):
 
 
 @pytest.fixture
-def js_copy(tmp_path) -> Path:
-    return Path(shutil.copytree(JS_CHECKPOINTS / "melody_2x64", tmp_path / "js"))
+def js_copy(tmp_path, magenta_js) -> Path:
+    return Path(shutil.copytree(magenta_js / "checkpoints" / "melody_2x64", tmp_path / "js"))
 
 
 def _edit_json(path: Path, edit) -> None:
@@ -434,9 +432,9 @@ def test_js_missing_folder_and_files(tmp_path, js_copy):
         load_magenta_js_checkpoint(js_copy)
 
 
-def test_js_tensor_straddling_shards_in_any_name_order(js_copy):
+def test_js_tensor_straddling_shards_in_any_name_order(js_copy, magenta_js):
     """Split the weights into 3 shard files at odd byte offsets and shuffle the name order."""
-    reference, _ = load_magenta_js_checkpoint(JS_CHECKPOINTS / "melody_2x64")
+    reference, _ = load_magenta_js_checkpoint(magenta_js / "checkpoints" / "melody_2x64")
     manifest = json.loads((js_copy / "weights_manifest.json").read_text())
     data = (js_copy / "group1-shard1of1").read_bytes()
     entries = manifest[0]["weights"]

@@ -7,11 +7,12 @@ tokens -> decoded continuation notes, plus MIDI files read by our own reader.
 
 from __future__ import annotations
 
-import json
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import MAGENTA_JS_EXPECTED, load_json
 
 from melodyrnn.errors import (
     GenerationError,
@@ -23,22 +24,27 @@ from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.io.midi import midi_to_sequence
 from melodyrnn.sequence import Note, NoteSequence, QuantizationInfo, quantize_note_sequence
 
-FIXTURES = Path(__file__).parent / "fixtures" / "magenta_js"
-EXPECTED = sorted(p for p in (FIXTURES / "expected").glob("*.json") if p.name != "encode.json")
-ARGMAX = [p for p in EXPECTED if "sampled" not in p.name]
+ARGMAX = [
+    f"expected/{name}"
+    for name in MAGENTA_JS_EXPECTED
+    if name != "encode.json" and "sampled" not in name
+]
 # Files whose MIDI our reader (pretty_midi, like note-seq) reads exactly as Tone.js does;
 # melody_offgrid_90bpm and poly_overlap differ in documented ways (see test_midi_io.py).
 SAME_READING = {"melody_simple.mid", "multitrack_3_4.mid", "out_of_range.mid", "drums.mid"}
 
-_models: dict[str, MusicRNN] = {}
-
 ARGMAX_OPTIONS = SamplingOptions(temperature=None)
 
 
-def model_for(name: str) -> MusicRNN:
-    if name not in _models:
-        _models[name] = MusicRNN.from_pretrained(FIXTURES / "checkpoints" / name)
-    return _models[name]
+@pytest.fixture(scope="module")
+def model_for(magenta_js):
+    """``model_for(name)``: the MusicRNN of a magenta.js fixture checkpoint, loaded once."""
+
+    @cache
+    def load(name: str) -> MusicRNN:
+        return MusicRNN.from_pretrained(magenta_js / "checkpoints" / name)
+
+    return load
 
 
 def primer_from_fixture(primer: dict) -> NoteSequence:
@@ -71,9 +77,13 @@ def expected_tuples(notes: list[dict]) -> list[tuple]:
     )
 
 
-@pytest.mark.parametrize("path", ARGMAX, ids=lambda p: p.stem)
-def test_continue_sequence_equals_magenta_js(path):
-    case = json.loads(path.read_text())
+def _stem(relative: str) -> str:
+    return Path(relative).stem
+
+
+@pytest.mark.parametrize("relative", ARGMAX, ids=_stem)
+def test_continue_sequence_equals_magenta_js(model_for, relative):
+    case = load_json(relative)
     rnn = model_for(case["checkpoint"])
     primer = primer_from_fixture(case["primer"])
     assert rnn.primer_events(primer).tolist() == [
@@ -96,14 +106,14 @@ def _event_of_index(rnn: MusicRNN, index: int) -> int:
 
 
 @pytest.mark.parametrize(
-    "path",
-    [p for p in ARGMAX if Path(json.loads(p.read_text())["primer"]["source"]).name in SAME_READING],
-    ids=lambda p: p.stem,
+    "relative",
+    [r for r in ARGMAX if Path(load_json(r)["primer"]["source"]).name in SAME_READING],
+    ids=_stem,
 )
-def test_continue_midi_file_read_by_our_reader(path):
-    case = json.loads(path.read_text())
+def test_continue_midi_file_read_by_our_reader(model_for, magenta_js, relative):
+    case = load_json(relative)
     rnn = model_for(case["checkpoint"])
-    ns = quantize_note_sequence(midi_to_sequence(FIXTURES / case["primer"]["source"]))
+    ns = quantize_note_sequence(midi_to_sequence(magenta_js / case["primer"]["source"]))
     result = rnn.continue_events(
         rnn.primer_events(ns),
         case["steps"],
@@ -113,10 +123,8 @@ def test_continue_midi_file_read_by_our_reader(path):
     assert result.classes[0].tolist() == case["continuation"]["tokens"]
 
 
-def test_sampled_fixture_replays_with_its_uniforms():
-    case = json.loads(
-        (FIXTURES / "expected/melody_2x64__teapot__sampled_t1_seed7.json").read_text()
-    )
+def test_sampled_fixture_replays_with_its_uniforms(model_for):
+    case = load_json("expected/melody_2x64__teapot__sampled_t1_seed7.json")
     rnn = model_for(case["checkpoint"])
     primer = primer_from_fixture(case["primer"])
     result = rnn.continue_events(
@@ -128,8 +136,8 @@ def test_sampled_fixture_replays_with_its_uniforms():
     assert result.classes[0].tolist() == case["continuation"]["tokens"]
 
 
-def test_probabilities_are_returned_per_step():
-    case = json.loads((FIXTURES / "expected/melody_2x64__teapot.json").read_text())
+def test_probabilities_are_returned_per_step(model_for):
+    case = load_json("expected/melody_2x64__teapot.json")
     rnn = model_for(case["checkpoint"])
     primer = primer_from_fixture(case["primer"])
     [out], probs = rnn.continue_sequence_and_return_probabilities(primer, 16, None)
@@ -140,8 +148,8 @@ def test_probabilities_are_returned_per_step():
     assert len(out.notes) > 0
 
 
-def test_score_matches_teacher_forced_logits():
-    case = json.loads((FIXTURES / "expected/melody_2x64__teapot.json").read_text())
+def test_score_matches_teacher_forced_logits(model_for):
+    case = load_json("expected/melody_2x64__teapot.json")
     rnn = model_for(case["checkpoint"])
     primer = primer_from_fixture(case["primer"])
     ll = rnn.score(primer)
@@ -152,9 +160,9 @@ def test_score_matches_teacher_forced_logits():
     assert np.isfinite(ll).all() and np.ptp(ll) > 0
 
 
-def test_seeded_variations_are_reproducible_and_differ():
+def test_seeded_variations_are_reproducible_and_differ(model_for):
     rnn = model_for("melody_2x64")
-    case = json.loads((FIXTURES / "expected/melody_2x64__teapot.json").read_text())
+    case = load_json("expected/melody_2x64__teapot.json")
     primer = primer_from_fixture(case["primer"])
     a = rnn.continue_sequence(primer, 32, 1.0, options=SamplingOptions(seed=3, num_outputs=4))
     b = rnn.continue_sequence(primer, 32, 1.0, options=SamplingOptions(seed=3, num_outputs=4))
@@ -162,9 +170,9 @@ def test_seeded_variations_are_reproducible_and_differ():
     assert len({tuple(note_tuples(x)) for x in a}) > 1
 
 
-def test_key_and_range_constraints_hold():
+def test_key_and_range_constraints_hold(model_for):
     rnn = model_for("melody_full_2x32")
-    case = json.loads((FIXTURES / "expected/melody_full_2x32__out_of_range.json").read_text())
+    case = load_json("expected/melody_full_2x32__out_of_range.json")
     primer = primer_from_fixture(case["primer"])
     outs = rnn.continue_sequence(
         primer,
@@ -183,10 +191,10 @@ def test_key_and_range_constraints_hold():
     assert pitches and all(60 <= p <= 72 and p % 12 in allowed for p in pitches)
 
 
-def test_errors_are_clear():
+def test_errors_are_clear(model_for):
     melody = model_for("melody_2x64")
     improv = model_for("improv_3x16")
-    case = json.loads((FIXTURES / "expected/melody_2x64__teapot.json").read_text())
+    case = load_json("expected/melody_2x64__teapot.json")
     primer = primer_from_fixture(case["primer"])
     unquantized = NoteSequence(notes=[Note(60, 100, 0.0, 0.5)], total_time=0.5)
     with pytest.raises(QuantizationStatusError, match="quantize"):

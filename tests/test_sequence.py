@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import load_json
+from helpers import load_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -112,7 +112,7 @@ def quantizable_sequences(draw):
 @SETTINGS
 @given(quantizable_sequences())
 def test_quantize_matches_note_seq(note_seq, case):
-    _, sequences_lib = note_seq
+    sequences_lib = note_seq.sequences_lib
     ns, spq = case
     (ours, ours_error), (ref, ref_error) = run_both(
         lambda: quantize_note_sequence(ns, spq),
@@ -125,7 +125,7 @@ def test_quantize_matches_note_seq(note_seq, case):
 @SETTINGS
 @given(quantizable_sequences(), st.integers(1, 200))
 def test_quantize_absolute_matches_note_seq(note_seq, case, steps_per_second):
-    _, sequences_lib = note_seq
+    sequences_lib = note_seq.sequences_lib
     ns, _ = case
     (ours, ours_error), (ref, ref_error) = run_both(
         lambda: quantize_note_sequence_absolute(ns, steps_per_second),
@@ -162,7 +162,7 @@ def test_quantize_rounds_half_up_and_lengthens_zero_length_notes():
     assert ns.quantization_info is None and ns.notes[0].quantized_start_step == 0  # a copy
 
 
-@pytest.mark.parametrize(
+QUANTIZE_CASES = pytest.mark.parametrize(
     ("tempos", "signatures", "start", "error"),
     [
         ([], [TimeSignature(1.0, 3, 4)], 0.0, MultipleTimeSignatureError),  # implicit change
@@ -176,11 +176,17 @@ def test_quantize_rounds_half_up_and_lengthens_zero_length_notes():
         ([Tempo(0, 100), Tempo(2, 100)], [TimeSignature(0, 3, 4), TimeSignature(2, 3, 4)], 0, None),
     ],
 )
-def test_quantize_errors(tempos, signatures, start, error, note_seq):
-    _, sequences_lib = note_seq
-    ns = NoteSequence(
+
+
+def _one_note(tempos, signatures, start) -> NoteSequence:
+    return NoteSequence(
         notes=[Note(60, 90, start, 3.0)], tempos=tempos, time_signatures=signatures, total_time=3
     )
+
+
+@QUANTIZE_CASES
+def test_quantize_errors(tempos, signatures, start, error):
+    ns = _one_note(tempos, signatures, start)
     if error is None:
         q = quantize_note_sequence(ns, 4)
         assert len(q.tempos) == len(q.time_signatures) == 1
@@ -190,25 +196,40 @@ def test_quantize_errors(tempos, signatures, start, error, note_seq):
             quantize_note_sequence(ns, 4)
         assert isinstance(raised.value, QuantizationError)
         assert "\n" not in str(raised.value)
+
+
+@QUANTIZE_CASES
+def test_quantize_errors_are_note_seqs(note_seq, tempos, signatures, start, error):
+    sequences_lib = note_seq.sequences_lib
+    ns = _one_note(tempos, signatures, start)
+    if error is None:
+        sequences_lib.quantize_note_sequence(to_note_seq(ns), 4)
+    else:
         with pytest.raises(getattr(sequences_lib, error.__name__)):
             sequences_lib.quantize_note_sequence(to_note_seq(ns), 4)
 
 
-def test_unsorted_time_signatures_still_count_as_a_change(note_seq):
-    # note-seq compares later signatures with the first one *in list order*, so [3/4 at 1 s,
-    # 4/4 at 0 s] slips through there and comes out as 3/4 from 0 s. melodyrnn sorts first and
-    # reports the change; the same holds for tempos.
-    _, sequences_lib = note_seq
-    ns = NoteSequence(
+# note-seq compares later signatures with the first one *in list order*, so [3/4 at 1 s, 4/4 at
+# 0 s] slips through there and comes out as 3/4 from 0 s. melodyrnn sorts first and reports the
+# change; the same holds for tempos.
+def _unsorted_changes() -> NoteSequence:
+    return NoteSequence(
         notes=[Note(60, 90, 0.0, 2.0)],
         time_signatures=[TimeSignature(1.0, 3, 4), TimeSignature(0.0, 4, 4)],
         tempos=[Tempo(1.0, 90.0), Tempo(0.0, 120.0)],
         total_time=2.0,
     )
+
+
+def test_note_seq_misses_unsorted_time_signatures(note_seq):
+    ref = note_seq.sequences_lib.quantize_note_sequence(to_note_seq(_unsorted_changes()), 4)
+    assert (ref.time_signatures[0].numerator, ref.tempos[0].qpm) == (3, 90.0)
+
+
+def test_unsorted_time_signatures_still_count_as_a_change():
+    ns = _unsorted_changes()
     with pytest.raises(MultipleTimeSignatureError):
         quantize_note_sequence(ns, 4)
-    ref = sequences_lib.quantize_note_sequence(to_note_seq(ns), 4)
-    assert (ref.time_signatures[0].numerator, ref.tempos[0].qpm) == (3, 90.0)
     ns.time_signatures = ns.time_signatures[:1]
     ns.time_signatures[0].time = 0.0
     with pytest.raises(MultipleTempoError):
@@ -252,7 +273,7 @@ def sequences_with_time_changes(draw):
 @SETTINGS
 @given(sequences_with_time_changes())
 def test_split_on_time_changes_matches_note_seq(note_seq, ns):
-    _, sequences_lib = note_seq
+    sequences_lib = note_seq.sequences_lib
     pieces = split_on_time_changes(ns)
     reference = sequences_lib.split_note_sequence_on_time_changes(to_note_seq(ns))
     assert pieces == [from_note_seq(p) for p in reference]
@@ -280,18 +301,24 @@ def test_split_by_hand():
     assert split_on_time_changes(NoteSequence()) == []
 
 
-def test_split_carries_the_chord_in_force(note_seq):
-    _, sequences_lib = note_seq
-    ns = NoteSequence(
+def _chord_before_a_tempo_change() -> NoteSequence:
+    return NoteSequence(
         notes=[Note(60, 90, 0.0, 1.0), Note(62, 90, 2.5, 3.5)],
         tempos=[Tempo(0.0, 120.0), Tempo(2.0, 90.0)],
         text_annotations=[TextAnnotation(0.5, "C", CHORD_SYMBOL)],
         total_time=3.5,
     )
-    reference = sequences_lib.split_note_sequence_on_time_changes(to_note_seq(ns))
-    assert [a.text for a in reference[1].text_annotations] == ["C"]
-    pieces = split_on_time_changes(ns)
+
+
+def test_split_carries_the_chord_in_force():
+    pieces = split_on_time_changes(_chord_before_a_tempo_change())
     assert pieces[1].text_annotations == [TextAnnotation(0.0, "C", CHORD_SYMBOL)]
+
+
+def test_note_seq_split_carries_the_chord_in_force(note_seq):
+    proto = to_note_seq(_chord_before_a_tempo_change())
+    reference = note_seq.sequences_lib.split_note_sequence_on_time_changes(proto)
+    assert [a.text for a in reference[1].text_annotations] == ["C"]
 
 
 # --- flatten_tempo -----------------------------------------------------------------------------

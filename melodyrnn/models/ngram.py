@@ -29,6 +29,9 @@ Framing: Magenta (and melodyrnn's LSTM) predicts token ``t`` from tokens ``< t``
 ``t = 1 .. n-1``; the first token is never a label. ``evaluate(..., skip_first=True)`` (the
 default) scores exactly those positions.
 
+Sampling is not done here: :class:`~melodyrnn.models.ngram_net.NGramNet` shows the model as a
+network, and :mod:`melodyrnn.generation.sampler` samples it like every other model.
+
 Implementation: everything is numpy. An n-gram context is identified by a dense integer id,
 built one token at a time from the nearest token outwards (``id_L = rank of id_{L-1} * (V+1) +
 token``), so any order works with int64 keys; n-grams are sorted ``(context id, token)`` pairs,
@@ -38,14 +41,13 @@ found with ``searchsorted``. Files are ``.npz`` without pickles.
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from melodyrnn.errors import CheckpointError, ConfigError, DatasetError, GenerationError
+from melodyrnn.errors import CheckpointError, ConfigError, DatasetError
 from melodyrnn.files import atomic_path
 from melodyrnn.models.metrics import step_metrics
 
@@ -261,36 +263,6 @@ class NGramModel:
             predictions[chunk] = dist.argmax(axis=1)
         return ll, predictions, labels, first
 
-    # --- generation ----------------------------------------------------------------------------
-
-    def sample(self, context=(), steps: int = 1, temperature: float = 1.0, rng=None) -> np.ndarray:
-        """Continue one token ``context`` by ``steps`` sampled tokens (the continuation only)."""
-        return self.generate([context], steps, temperature=temperature, rng=rng)[0]
-
-    def generate(
-        self, contexts, steps: int, temperature: float = 1.0, rng=None
-    ) -> list[np.ndarray]:
-        """Continue several contexts at once, one sampled token per step for each.
-
-        ``temperature`` sharpens (< 1) or flattens (> 1) each distribution; 0 takes the most
-        likely token. ``rng`` is a ``numpy.random.Generator`` or a seed; the same seed gives
-        the same tokens. Each context is read as the start of a sequence.
-        """
-        self._require_fitted()
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-            raise GenerationError(f"steps must be an integer >= 0, got {steps!r}")
-        if not temperature >= 0 or not math.isfinite(temperature):
-            raise GenerationError(f"temperature must be a finite number >= 0, got {temperature!r}")
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        near = self._near_rows(self._check_sequences(contexts, what="context"))
-        out = np.empty((len(near), steps), np.int64)
-        for step in range(steps):
-            token = _draw(self._distributions(near), temperature, rng)
-            out[:, step] = token
-            if self.order > 1:
-                near = np.concatenate([token[:, None], near[:, :-1]], axis=1)
-        return list(out)
-
     def _near_rows(self, seqs: list[np.ndarray]) -> np.ndarray:
         """The last ``order - 1`` tokens of each sequence, nearest first, BOS where none."""
         width = self.order - 1
@@ -474,19 +446,6 @@ def estimate_discounts(counts: np.ndarray, modified: bool = True) -> tuple[float
         if all(0 < dk <= k for k, dk in enumerate(d, 1)):
             return d
     return (y, y, y)
-
-
-def _draw(dist: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
-    """One token per row of ``dist``, after applying ``temperature`` (0: the most likely)."""
-    if temperature == 0:
-        return dist.argmax(axis=1)
-    if temperature != 1:
-        logits = np.log(dist) / temperature
-        dist = np.exp(logits - logits.max(axis=1, keepdims=True))
-    cumulative = np.cumsum(dist, axis=1)
-    threshold = rng.random(len(dist)) * cumulative[:, -1]
-    token = (cumulative < threshold[:, None]).sum(axis=1)
-    return np.minimum(token, dist.shape[1] - 1)
 
 
 def _check_tables(tables: dict, num_classes: int, path) -> None:

@@ -1,0 +1,29 @@
+"""Plain helpers shared by the test modules, imported normally (``from helpers import ...``).
+
+What a module needs while it is being collected lives here: the fixture file lists that
+``pytest.mark.parametrize`` reads, and :func:`load_json` for the magenta.js expectations. Inside
+a test, use the fixtures of ``conftest.py`` instead of building paths: ``magenta_js`` (the folder
+tests/fixtures/magenta_js) and ``note_seq`` (the reference implementation, skipping the test
+where it is not installed). tests/melody_helpers.py builds on this module for the melody tests.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+MAGENTA_JS = TESTS / "fixtures" / "magenta_js"
+MIDI_FIXTURES = sorted((MAGENTA_JS / "midi").glob("*.mid"))
+MIDI_SAMPLES = sorted((REPO / "midi_samples").glob("*.mid"))
+ALL_MIDI = MIDI_FIXTURES + MIDI_SAMPLES
+MAGENTA_JS_CHECKPOINTS = sorted(p for p in (MAGENTA_JS / "checkpoints").iterdir() if p.is_dir())
+MAGENTA_JS_EXPECTED = sorted(p.name for p in (MAGENTA_JS / "expected").glob("*.json"))  # names
+
+
+@cache
+def load_json(relative: str):
+    """A JSON file under tests/fixtures/magenta_js/, parsed once per session (do not modify it)."""
+    return json.loads((MAGENTA_JS / relative).read_text())
