@@ -160,5 +160,13 @@ class LimitError(MelodyRNNError):
     """An input or request is over one of the caps in :mod:`melodyrnn.limits`."""
 
 
+class ConfigLimitError(LimitError, ConfigError):
+    """A model config asks for more than a cap allows (e.g. ``max_parameters``)."""
+
+
+class CheckpointLimitError(LimitError, CheckpointError):
+    """A checkpoint is over a cap (``max_checkpoint_bytes``, ``max_parameters``, ...)."""
+
+
 class RenderError(MelodyRNNError):
     """A piano roll or audio rendering cannot be made (no renderer, a bad soundfont, ...)."""

@@ -76,12 +76,19 @@ def limit(name: str, override: int | float | None = None) -> int:
     return _positive(value, spec.env)
 
 
-def check_limit(name: str, value: int | float, what: str, override: int | float | None = None):
-    """LimitError unless ``value`` <= limit ``name`` (``what`` says what was measured)."""
+def check_limit(
+    name: str,
+    value: int | float,
+    what: str,
+    override: int | float | None = None,
+    error: type[LimitError] = LimitError,
+):
+    """``error`` (a LimitError) unless ``value`` <= limit ``name`` (``what`` says what was
+    measured)."""
     cap = limit(name, override)
     if value > cap:
         spec = LIMITS[name]
-        raise LimitError(
+        raise error(
             f"{what} is {_number(value)} {spec.unit}, over the limit of {_number(cap)} "
             f"({spec.name}); "
             f"set {spec.env} to raise it"

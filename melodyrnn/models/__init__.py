@@ -1,9 +1,14 @@
 """Models: what a network is, how it is stored, and which one a name means.
 
-* ``configs``: Magenta's named configs (:data:`CONFIGS`) as plain data;
+* ``configs``: Magenta's named configs (:data:`CONFIGS`) as plain data, checked on creation;
 * ``rnn``: :class:`EventRNN`, the LSTM (TF ``BasicLSTMCell`` semantics, magenta.js attention);
-* ``checkpoint``: our safetensors checkpoint folders; ``magenta_js``: magenta.js checkpoints;
-* ``ngram``: the Kneser-Ney n-gram; ``ngram_net``: it as a network, with its folder format;
+* ``folder``: reading a model folder's files without trusting them (paths inside the folder,
+  size and depth caps, pickle-free ``.npz``), used by every loader; ``schema``: the small
+  checker of their JSON;
+* ``checkpoint``: our safetensors checkpoint folders; ``magenta_js``: magenta.js checkpoints,
+  whose TF.js weights ``tfjs_weights`` reads;
+* ``ngram``: the Kneser-Ney n-gram, ``ngram_files`` its file; ``ngram_net``: it as a network,
+  with its folder format;
 * ``families``: event families (melody, drums, chord-conditioned melody) with no torch;
 * ``registry``: the one place that turns a model name or folder into a network and config;
 * ``metrics``: the likelihood metrics shared by training and evaluation.

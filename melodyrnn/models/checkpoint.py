@@ -10,8 +10,15 @@
 (TF layout, see :mod:`melodyrnn.models.rnn`), float32.
 
 Saving is atomic (everything is written to a temporary sibling folder that is then renamed),
-and loading never unpickles anything: weights are read with safetensors only. Every problem
-with a checkpoint raises :class:`CheckpointError` naming the file and what is wrong.
+and loading never unpickles anything: weights are read with safetensors only. Loading trusts
+nothing, and checks before it allocates: both files must lie inside the folder (symlinks
+included, :func:`melodyrnn.models.folder.inside_folder`); ``config.json`` is read with a size
+and a depth cap and checked against :data:`CHECKPOINT_SCHEMA` (the ``config`` part is
+:data:`~melodyrnn.models.configs.MODEL_CONFIG_SCHEMA`) and the model's parameter count against
+``max_parameters``; the weights file's real size against ``max_checkpoint_bytes``; and the
+safetensors header's tensor names, dtypes and shapes against the config before any tensor or
+model is made. Every problem raises :class:`CheckpointError` naming the file and what is wrong
+(:class:`~melodyrnn.errors.CheckpointLimitError`, a CheckpointError, where a cap is hit).
 """
 
 from __future__ import annotations
@@ -22,18 +29,44 @@ from typing import Any
 
 import torch
 
-from melodyrnn.errors import CheckpointError, ConfigError
+from melodyrnn.errors import CheckpointError, CheckpointLimitError, ConfigError, LimitError
 from melodyrnn.files import atomic_folder
-from melodyrnn.models.configs import ModelConfig
+from melodyrnn.models.configs import MODEL_CONFIG_SCHEMA, ModelConfig
+from melodyrnn.models.folder import inside_folder, parse_json, read_file, read_json
 from melodyrnn.models.rnn import EventRNN
+from melodyrnn.models.schema import Anything, Arr, Int, Obj, Opt, Str
 
-__all__ = ["CONFIG_FILE", "FORMAT", "WEIGHTS_FILE", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "CHECKPOINT_SCHEMA",
+    "CONFIG_FILE",
+    "FORMAT",
+    "WEIGHTS_FILE",
+    "load_checkpoint",
+    "save_checkpoint",
+]
 
 FORMAT = "melodyrnn-checkpoint"
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 _TOP_LEVEL_KEYS = {"format", "format_version", "config", "metadata"}
+CHECKPOINT_SCHEMA = Obj(
+    {
+        "format": Str(),
+        "format_version": Int(),
+        "config": MODEL_CONFIG_SCHEMA,
+        "metadata": Opt(Obj(extra=Anything())),
+    },
+    extra=Anything(),  # unknown keys get their own message
+)
+_HEADER_SCHEMA = Obj(  # a safetensors header
+    {"__metadata__": Opt(Obj(extra=Str()))},
+    extra=Obj(
+        {"dtype": Str(), "shape": Arr(Int(0), 0, 8), "data_offsets": Arr(Int(0), 2, 2)},
+        required=("dtype", "shape", "data_offsets"),
+    ),
+)
+_FLOAT_DTYPES = {"F16", "BF16", "F32", "F64"}
 
 
 def save_checkpoint(
@@ -97,13 +130,10 @@ def _check_model_matches_config(model: EventRNN, config: ModelConfig) -> None:
 
 
 def _read_config(path: Path) -> tuple[ModelConfig, dict[str, Any]]:
-    config_path = path / CONFIG_FILE
-    if not config_path.is_file():
+    config_path = inside_folder(path, CONFIG_FILE, "config")
+    if not config_path.exists():
         raise CheckpointError(f"{path} is not a checkpoint: {CONFIG_FILE} is missing")
-    try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{config_path} is not valid JSON ({exc})") from None
+    data = read_json(config_path, CHECKPOINT_SCHEMA)
     if not isinstance(data, dict) or "config" not in data:
         raise CheckpointError(
             f"{config_path} has no 'config' object; is it a melodyrnn checkpoint?"
@@ -119,57 +149,77 @@ def _read_config(path: Path) -> tuple[ModelConfig, dict[str, Any]]:
             f"{config_path} has format_version {version}; this melodyrnn reads {FORMAT_VERSION}"
         )
     try:
-        config = ModelConfig.from_dict(data["config"])
+        config = ModelConfig.from_dict(data["config"])  # checks max_parameters too
+    except LimitError as exc:
+        raise CheckpointLimitError(f"{config_path}: {exc}") from None
     except ConfigError as exc:
         raise CheckpointError(f"{config_path}: {exc}") from None
-    metadata = data.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise CheckpointError(f"{config_path}: 'metadata' must be a JSON object")
-    return config, metadata
+    return config, data.get("metadata") or {}
+
+
+def _check_header(weights_path: Path, data: bytes, config: ModelConfig) -> None:
+    """The safetensors header of ``data`` names exactly the config's tensors, as floats of the
+    config's shapes, within the file: checked before any tensor is made."""
+    size = int.from_bytes(data[:8], "little") if len(data) >= 8 else -1
+    if not 0 < size <= len(data) - 8:
+        raise CheckpointError(f"{weights_path} is corrupt (no safetensors header)")
+    try:
+        header = parse_json(data[8 : 8 + size], "its header", _HEADER_SCHEMA)
+    except CheckpointLimitError as exc:
+        raise CheckpointLimitError(f"{weights_path}: {exc}") from None
+    except CheckpointError as exc:
+        raise CheckpointError(f"{weights_path} is corrupt ({exc})") from None
+    header.pop("__metadata__", None)
+    expected = config.parameter_shapes()
+    missing = sorted(set(expected) - set(header))
+    if missing:
+        raise CheckpointError(f"{weights_path} lacks the tensors {missing}")
+    unexpected = sorted(set(header) - set(expected))
+    if unexpected:
+        raise CheckpointError(f"{weights_path} has tensors the config does not use: {unexpected}")
+    for name, shape in expected.items():  # the model's order: the first mismatch is the lowest
+        entry = header[name]
+        if tuple(entry["shape"]) != shape:
+            raise CheckpointError(
+                f"{weights_path}: tensor {name} has shape {list(entry['shape'])} but config "
+                f"{config.name!r} needs {list(shape)}"
+            )
+        if entry["dtype"] not in _FLOAT_DTYPES:
+            raise CheckpointError(f"{weights_path}: tensor {name} is {entry['dtype']}, not float")
+        if entry["data_offsets"][1] > len(data) - 8 - size:
+            raise CheckpointError(f"{weights_path} is corrupt (tensor {name} lies past its end)")
 
 
 def load_checkpoint(path: str | Path) -> tuple[EventRNN, ModelConfig, dict[str, Any]]:
     """Load a checkpoint folder: ``(model in eval mode, config, metadata)``.
 
     Only safetensors is read (no pickle). Raises :class:`CheckpointError` for a missing folder,
-    a missing/corrupt ``config.json`` or ``model.safetensors``, unknown config keys, and missing,
-    unexpected or wrongly shaped tensors.
+    a missing/corrupt ``config.json`` or ``model.safetensors``, a file outside the folder, a
+    config that breaks :data:`CHECKPOINT_SCHEMA`, and missing, unexpected or wrongly shaped
+    tensors; :class:`~melodyrnn.errors.CheckpointLimitError` over ``max_parameters``,
+    ``max_checkpoint_bytes``, ``max_file_bytes`` or ``max_json_depth``.
     """
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.torch import load
 
     path = Path(path)
     if not path.is_dir():
         raise CheckpointError(f"checkpoint folder {path} does not exist")
     config, metadata = _read_config(path)
-    weights_path = path / WEIGHTS_FILE
-    if not weights_path.is_file():
+    weights_path = inside_folder(path, WEIGHTS_FILE, "weights file")
+    if not weights_path.exists():
         raise CheckpointError(f"{path} is not a checkpoint: {WEIGHTS_FILE} is missing")
+    data = read_file(weights_path, "max_checkpoint_bytes")
+    _check_header(weights_path, data, config)
     try:
-        tensors = load_file(str(weights_path))
+        tensors = load(data)
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{weights_path} is corrupt ({exc})") from None
-
+    del data
     try:
         model = EventRNN.from_config(config)
     except ConfigError as exc:
         raise CheckpointError(f"{path / CONFIG_FILE}: {exc}") from None
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    if missing:
-        raise CheckpointError(f"{weights_path} lacks the tensors {missing}")
-    unexpected = sorted(set(tensors) - set(expected))
-    if unexpected:
-        raise CheckpointError(f"{weights_path} has tensors the config does not use: {unexpected}")
-    for name in expected:  # the model's order, so the first mismatch reported is the lowest
-        value = tensors[name]
-        if tuple(value.shape) != tuple(expected[name].shape):
-            raise CheckpointError(
-                f"{weights_path}: tensor {name} has shape {list(value.shape)} but config "
-                f"{config.name!r} needs {list(expected[name].shape)}"
-            )
-        if not value.is_floating_point():
-            raise CheckpointError(f"{weights_path}: tensor {name} is {value.dtype}, not float")
     model.load_state_dict({name: value.float() for name, value in tensors.items()})
     model.eval()
     return model, config, metadata

@@ -9,6 +9,14 @@ The registry :data:`CONFIGS` holds Magenta's values (``melody_rnn_model.py``,
 override are ``batch_size=64, rnn_layer_sizes=[128, 128], dropout_keep_prob=1.0,
 attn_length=0, clip_norm=3, learning_rate=0.001``.
 
+Every config is checked when it is made: :data:`MODEL_CONFIG_SCHEMA` (types and ranges, the
+first problem named by its field path, e.g. ``layer_sizes[0]``), then the rules between fields
+(:meth:`ModelConfig.validate`). Configs read from outside (:meth:`ModelConfig.from_dict`, hence
+``get_config`` overrides, ``--hparams`` and checkpoints) also have their parameter count,
+computed without building anything (:func:`parameter_shapes`), checked against
+``max_parameters`` (:mod:`melodyrnn.limits`). Format ranges: at most :data:`MAX_LAYERS` layers
+and an attention window of at most :data:`MAX_ATTENTION_LENGTH` steps.
+
 This module imports no torch, so configs can be listed and validated cheaply.
 """
 
@@ -16,13 +24,95 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from melodyrnn.constants import DEFAULT_STEPS_PER_QUARTER
-from melodyrnn.errors import ConfigError, MelodyRNNError
+from melodyrnn.errors import ConfigError, ConfigLimitError, MelodyRNNError
+from melodyrnn.limits import check_limit
+from melodyrnn.models.schema import Anything, Arr, Bool, Int, Num, Obj, Opt, Str, first_problem
 
-__all__ = ["CONFIGS", "ModelConfig", "get_config"]
+__all__ = [
+    "CONFIGS",
+    "MAX_ATTENTION_LENGTH",
+    "MAX_LAYERS",
+    "MODEL_CONFIG_SCHEMA",
+    "ModelConfig",
+    "get_config",
+    "parameter_shapes",
+]
+
+MAX_LAYERS = 64
+MAX_ATTENTION_LENGTH = 1024
+
+MODEL_CONFIG_SCHEMA = Obj(
+    {
+        "name": Str(),
+        "encoder": Obj({"type": Str()}, required=("type",), extra=Anything()),
+        "input_size": Opt(Int(1)),
+        "num_classes": Opt(Int(1)),
+        "layer_sizes": Arr(Int(1), 1, MAX_LAYERS),
+        "dropout_keep_prob": Num(0, 1, exclusive=True),
+        "attn_length": Int(0, MAX_ATTENTION_LENGTH),
+        "attn_output_layer": Opt(Int(0, MAX_LAYERS - 1)),
+        "attn_size": Opt(Int(1)),
+        "attn_query_bias": Bool(),
+        "clip_norm": Num(0),
+        "learning_rate": Num(0, exclusive=True),
+        "batch_size": Int(1),
+        "steps_per_quarter": Int(1),
+        "min_note": Opt(Int(0, 128)),
+        "max_note": Opt(Int(0, 128)),
+        "transpose_to_key": Opt(Int(0, 11)),
+        "description": Str(),
+    },
+    extra=Anything(),  # unknown keys are from_dict's to report
+)
+_INT_FIELDS = (
+    "input_size",
+    "num_classes",
+    "attn_length",
+    "attn_output_layer",
+    "attn_size",
+    "batch_size",
+    "steps_per_quarter",
+    "min_note",
+    "max_note",
+    "transpose_to_key",
+)
+
+
+def parameter_shapes(
+    input_size: int,
+    layer_sizes: list[int],
+    num_classes: int,
+    attn_length: int = 0,
+    attn_output_layer: int | None = None,
+    attn_size: int | None = None,
+) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every parameter of the EventRNN these arguments build, in its
+    ``state_dict`` order (:mod:`melodyrnn.models.rnn` lists them), computed without torch."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for k, (n_in, n_h) in enumerate(zip([input_size, *layer_sizes[:-1]], layer_sizes)):
+        shapes[f"cells.{k}.kernel"] = (n_in + n_h, 4 * n_h)
+        shapes[f"cells.{k}.bias"] = (4 * n_h,)
+    out = layer_sizes[-1]
+    if attn_length:
+        layer = len(layer_sizes) - 1 if attn_output_layer is None else attn_output_layer
+        s, x = attn_size or layer_sizes[layer], input_size
+        shapes["attention.input_kernel"] = (x + s, x)
+        shapes["attention.input_bias"] = (x,)
+        shapes["attention.attn_w"] = (s, s)
+        shapes["attention.attn_v"] = (s,)
+        shapes["attention.query_kernel"] = (2 * sum(layer_sizes), s)
+        shapes["attention.query_bias"] = (s,)
+        shapes["attention.output_kernel"] = (layer_sizes[layer] + s, s)
+        shapes["attention.output_bias"] = (s,)
+        out = s
+    shapes["logits.weights"] = (out, num_classes)
+    shapes["logits.biases"] = (num_classes,)
+    return shapes
 
 
 @dataclass
@@ -71,9 +161,42 @@ class ModelConfig:
     description: str = ""
 
     def __post_init__(self) -> None:
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        problem = first_problem(values, MODEL_CONFIG_SCHEMA, root="")
+        if problem:
+            raise ConfigError(f"config {self.name!r}: {problem[0]} {problem[1]}")
         self.layer_sizes = [int(size) for size in self.layer_sizes]
+        for name in _INT_FIELDS:  # JSON's 64.0 is the integer 64
+            if getattr(self, name) is not None:
+                setattr(self, name, int(getattr(self, name)))
         self._derive_from_encoder()
         self.validate()
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Name -> shape of every parameter of this config's EventRNN (nothing is built)."""
+        return parameter_shapes(
+            self.input_size,
+            self.layer_sizes,
+            self.num_classes,
+            self.attn_length,
+            self.attn_output_layer,
+            self.attn_size,
+        )
+
+    def parameter_count(self) -> int:
+        """The number of weights of this config's EventRNN."""
+        return sum(math.prod(shape) for shape in self.parameter_shapes().values())
+
+    def check_size(self, max_parameters: int | None = None) -> None:
+        """ConfigLimitError (a ConfigError) if the model has more than ``max_parameters``
+        (default: the ``max_parameters`` limit) weights."""
+        check_limit(
+            "max_parameters",
+            self.parameter_count(),
+            f"the model of config {self.name!r}",
+            max_parameters,
+            error=ConfigLimitError,
+        )
 
     def _derive_from_encoder(self) -> None:
         """Fill input_size, num_classes, min_note and max_note from the encoder spec, which
@@ -136,7 +259,8 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Inverse of :meth:`to_dict`; unknown or missing keys raise :class:`ConfigError`."""
+        """Inverse of :meth:`to_dict`; unknown or missing keys, a wrong type or range and a
+        model over ``max_parameters`` raise :class:`ConfigError`."""
         if not isinstance(data, dict):
             raise ConfigError(f"a model config must be a JSON object, got {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
@@ -152,9 +276,11 @@ class ModelConfig:
         if missing:
             raise ConfigError(f"model config lacks the keys {missing}")
         try:
-            return cls(**copy.deepcopy(data))
+            config = cls(**copy.deepcopy(data))
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"invalid model config: {exc}") from None
+        config.check_size()
+        return config
 
     def replace(self, **overrides: Any) -> ModelConfig:
         """A copy with some fields replaced (validated). A new encoder brings its own

@@ -1,11 +1,15 @@
 """Load magenta.js ``MusicRNN`` checkpoints (TF.js weights) into an :class:`EventRNN`.
 
 A magenta.js checkpoint folder holds ``config.json`` (the MusicRNN spec),
-``weights_manifest.json`` and binary shard files. For every weight group of the manifest, the
-shard files listed in ``paths`` are concatenated in that order; they hold the group's tensors
-back to back in ``weights`` order, each as little-endian float32 in row-major order with the
-manifest ``shape`` (a tensor may straddle two shard files). Tensors are then looked up by
-name, never by position.
+``weights_manifest.json`` and binary shard files, read by :mod:`melodyrnn.models.tfjs_weights`.
+Tensors are looked up by name, never by position.
+
+Nothing is trusted: ``config.json`` is checked against :data:`JS_CONFIG_SCHEMA` (types and
+ranges, e.g. ``numBits`` 0..30, ``attentionLength`` 0..1024), the manifest and the shards'
+real sizes as :mod:`~melodyrnn.models.tfjs_weights` says, and every tensor shape against the
+model the config and the biases describe (:func:`~melodyrnn.models.configs.parameter_shapes`)
+and its parameter count against ``max_parameters``, all before any shard is read or any
+weight is allocated.
 
 Layers are discovered like magenta.js does: ``cell_0``, ``cell_1``, ... until a kernel is
 missing; the model has attention iff ``rnn/attention_cell_wrapper/kernel`` exists, and then
@@ -29,19 +33,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from melodyrnn.errors import CheckpointError
-from melodyrnn.models.configs import CONFIGS, ModelConfig
+from melodyrnn.errors import CheckpointError, CheckpointLimitError
+from melodyrnn.limits import check_limit
+from melodyrnn.models.configs import CONFIGS, MAX_ATTENTION_LENGTH, ModelConfig, parameter_shapes
+from melodyrnn.models.folder import inside_folder, read_json
 from melodyrnn.models.rnn import EventRNN
+from melodyrnn.models.schema import Anything, Arr, Either, Int, Obj, Opt, Str, first_problem
+from melodyrnn.models.tfjs_weights import read_manifest, read_tfjs_weights
 
 __all__ = [
+    "JS_CONFIG_SCHEMA",
     "MagentaJsSpec",
     "encoder_spec_from_js_config",
     "load_magenta_js_checkpoint",
     "magenta_js_to_config",
-    "read_tfjs_weights",
 ]
 
 _CELL = "multi_rnn_cell/cell_{k}/basic_lstm_cell/{part}"
@@ -52,6 +59,22 @@ _CHORD_ENCODERS = {
     "TriadChordEncoder": ("triad_chords", 49),
 }
 _JS_ATTENTION_OUTPUT_LAYER = 2  # magenta.js hard-codes h of layer index 2
+
+_ARGS = Obj(
+    {"minPitch": Int(0, 127), "maxPitch": Int(0, 127), "numBits": Int(0, 30)},
+    extra=Anything(),
+)
+_AUX_INPUT = Obj({"type": Str(), "args": Opt(_ARGS)}, required=("type",), extra=Anything())
+JS_CONFIG_SCHEMA = Obj(
+    {
+        "type": Str(),
+        "dataConverter": Obj({"type": Str(), "args": Opt(_ARGS)}, extra=Anything()),
+        "auxInputs": Opt(Arr(Either((Str(), _AUX_INPUT), "a name or {type, args}"), 0, 16)),
+        "chordEncoder": Opt(Str()),
+        "attentionLength": Opt(Int(0, MAX_ATTENTION_LENGTH)),
+    },
+    extra=Anything(),
+)
 
 
 @dataclass
@@ -81,15 +104,11 @@ class MagentaJsSpec:
     layer_sizes: list[int] = field(default_factory=list)
 
 
-def _read_json(path: Path, what: str) -> Any:
-    if not path.is_file():
-        raise CheckpointError(f"{path.parent} is not a magenta.js checkpoint: {what} is missing")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(
-            f"{path} is not valid JSON ({exc}); re-download the checkpoint"
-        ) from None
+def _read_config(folder: Path) -> dict[str, Any]:
+    path = inside_folder(folder, "config.json", "config")
+    if not path.exists():
+        raise CheckpointError(f"{folder} is not a magenta.js checkpoint: config.json is missing")
+    return read_json(path, JS_CONFIG_SCHEMA, hint="; re-download the checkpoint")
 
 
 def encoder_spec_from_js_config(js_config: dict[str, Any]) -> tuple[dict[str, Any], int, int, int]:
@@ -98,8 +117,9 @@ def encoder_spec_from_js_config(js_config: dict[str, Any]) -> tuple[dict[str, An
     Raises :class:`CheckpointError` for converters, chord encoders or aux inputs that have no
     equivalent here.
     """
-    if not isinstance(js_config, dict):
-        raise CheckpointError("magenta.js config.json must be a JSON object")
+    problem = first_problem(js_config, JS_CONFIG_SCHEMA)
+    if problem:
+        raise CheckpointError(f"magenta.js config.json: {problem[0]} {problem[1]}")
     if js_config.get("type", "MusicRNN") != "MusicRNN":
         raise CheckpointError(
             f"magenta.js model type {js_config.get('type')!r} is not supported; only MusicRNN is"
@@ -117,7 +137,8 @@ def encoder_spec_from_js_config(js_config: dict[str, Any]) -> tuple[dict[str, An
             raise CheckpointError(
                 f"magenta.js aux input {aux_type!r} is not supported (only BinaryCounter)"
             )
-        aux_bits += int((aux.get("args") or {}).get("numBits", 0))
+        args = aux.get("args") if isinstance(aux, dict) else None
+        aux_bits += int((args or {}).get("numBits", 0))
 
     if kind == "MelodyConverter":
         try:
@@ -166,76 +187,20 @@ def encoder_spec_from_js_config(js_config: dict[str, Any]) -> tuple[dict[str, An
     return spec, input_size + control_size, num_classes, aux_bits
 
 
-def read_tfjs_weights(folder: str | Path) -> dict[str, np.ndarray]:
-    """All tensors of a TF.js weights manifest as float32 arrays, by name."""
-    folder = Path(folder)
-    manifest = _read_json(folder / "weights_manifest.json", "weights_manifest.json")
-    if not isinstance(manifest, list):
-        raise CheckpointError(f"{folder}/weights_manifest.json must be a list of weight groups")
-    tensors: dict[str, np.ndarray] = {}
-    for group_index, group in enumerate(manifest):
-        try:
-            paths = [str(p) for p in group["paths"]]
-            entries = list(group["weights"])
-        except (KeyError, TypeError):
-            raise CheckpointError(
-                f"{folder}/weights_manifest.json group {group_index} lacks 'paths' or 'weights'"
-            ) from None
-        chunks = []
-        for name in paths:
-            shard = folder / name
-            if not shard.is_file():
-                raise CheckpointError(f"missing shard file {shard}; re-download the checkpoint")
-            chunks.append(shard.read_bytes())
-        data = b"".join(chunks)
-        offset = 0
-        for entry in entries:
-            try:
-                name = str(entry["name"])
-                shape = [int(n) for n in entry["shape"]]
-            except (KeyError, TypeError, ValueError):
-                raise CheckpointError(
-                    f"{folder}/weights_manifest.json has a weight entry without name/shape"
-                ) from None
-            dtype = entry.get("dtype", "float32")
-            if dtype != "float32" or entry.get("quantization"):
-                raise CheckpointError(
-                    f"tensor {name} is {dtype}{' quantized' if entry.get('quantization') else ''}; "
-                    "only unquantized float32 weights are supported"
-                )
-            count = math.prod(shape)
-            end = offset + 4 * count
-            if end > len(data):
-                raise CheckpointError(
-                    f"truncated shard data in {folder}: tensor {name} needs bytes {offset}..{end} "
-                    f"but the shards of group {group_index} ({', '.join(paths)}) hold "
-                    f"{len(data)} bytes"
-                )
-            values = np.frombuffer(data, dtype="<f4", count=count, offset=offset)
-            tensors[name] = values.reshape(shape).astype(np.float32)
-            offset = end
-        if offset != len(data):
-            raise CheckpointError(
-                f"shards of group {group_index} in {folder} hold {len(data)} bytes but the "
-                f"manifest describes {offset}; the checkpoint is corrupt"
-            )
-    return tensors
-
-
-def _tensor(tensors: dict[str, np.ndarray], name: str) -> np.ndarray:
-    if name not in tensors:
+def _shape(shapes: dict[str, tuple[int, ...]], name: str) -> tuple[int, ...]:
+    if name not in shapes:
         raise CheckpointError(f"magenta.js checkpoint lacks the tensor {name}")
-    return tensors[name]
+    return shapes[name]
 
 
-def _js_names(model: EventRNN) -> dict[str, str]:
+def _js_names(num_layers: int, attention: bool) -> dict[str, str]:
     """Our parameter name -> magenta.js tensor name."""
-    prefix = _ATTN if model.attention is not None else "rnn/"
+    prefix = _ATTN if attention else "rnn/"
     names = {}
-    for k in range(len(model.layer_sizes)):
+    for k in range(num_layers):
         for part in ("kernel", "bias"):
             names[f"cells.{k}.{part}"] = prefix + _CELL.format(k=k, part=part)
-    if model.attention is not None:
+    if attention:
         names.update(
             {
                 "attention.input_kernel": _ATTN + "kernel",
@@ -253,35 +218,42 @@ def _js_names(model: EventRNN) -> dict[str, str]:
     return names
 
 
-def load_magenta_js_checkpoint(folder: str | Path) -> tuple[EventRNN, MagentaJsSpec]:
-    """Load a magenta.js MusicRNN checkpoint folder: ``(model in eval mode, spec)``.
-
-    Raises :class:`CheckpointError` naming the problem for a missing folder or file, an
-    unsupported converter, a missing tensor, a shape mismatch or missing/truncated shards.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise CheckpointError(f"magenta.js checkpoint folder {folder} does not exist")
-    js_config = _read_json(folder / "config.json", "config.json")
-    encoder, input_size, num_classes, aux_bits = encoder_spec_from_js_config(js_config)
-    tensors = read_tfjs_weights(folder)
-
-    attention = (_ATTN + "kernel") in tensors
-    prefix = _ATTN if attention else "rnn/"
-    layer_sizes = []
-    while (prefix + _CELL.format(k=len(layer_sizes), part="kernel")) in tensors:
-        bias = _tensor(tensors, prefix + _CELL.format(k=len(layer_sizes), part="bias"))
-        if bias.ndim != 1 or bias.shape[0] % 4:
+def _layer_sizes(shapes: dict[str, tuple[int, ...]], prefix: str) -> list[int]:
+    """LSTM sizes from the biases ``cell_0``, ``cell_1``, ... until a kernel is missing."""
+    layer_sizes: list[int] = []
+    while (prefix + _CELL.format(k=len(layer_sizes), part="kernel")) in shapes:
+        name = prefix + _CELL.format(k=len(layer_sizes), part="bias")
+        bias = _shape(shapes, name)
+        if len(bias) != 1 or bias[0] % 4 or not bias[0]:
             raise CheckpointError(
-                f"tensor {prefix + _CELL.format(k=len(layer_sizes), part='bias')} has shape "
-                f"{list(bias.shape)}; an LSTM bias must be [4 * units]"
+                f"tensor {name} has shape {list(bias)}; an LSTM bias must be [4 * units]"
             )
-        layer_sizes.append(bias.shape[0] // 4)
+        layer_sizes.append(bias[0] // 4)
     if not layer_sizes:
         raise CheckpointError(
             f"magenta.js checkpoint lacks the tensor {prefix + _CELL.format(k=0, part='kernel')}"
         )
+    return layer_sizes
 
+
+def load_magenta_js_checkpoint(folder: str | Path) -> tuple[EventRNN, MagentaJsSpec]:
+    """Load a magenta.js MusicRNN checkpoint folder: ``(model in eval mode, spec)``.
+
+    Raises :class:`CheckpointError` naming the problem for a missing folder or file, a config
+    that breaks :data:`JS_CONFIG_SCHEMA`, an unsupported converter, a shard path that leaves the
+    folder, a missing tensor, a shape mismatch or missing/truncated shards;
+    :class:`~melodyrnn.errors.CheckpointLimitError` (a CheckpointError) over a cap.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"magenta.js checkpoint folder {folder} does not exist")
+    js_config = _read_config(folder)
+    encoder, input_size, num_classes, aux_bits = encoder_spec_from_js_config(js_config)
+    manifest = read_manifest(folder)
+    shapes = manifest.shapes
+
+    attention = (_ATTN + "kernel") in shapes
+    layer_sizes = _layer_sizes(shapes, _ATTN if attention else "rnn/")
     attn_length = 0
     attn_size = None
     if attention:
@@ -294,40 +266,56 @@ def load_magenta_js_checkpoint(folder: str | Path) -> tuple[EventRNN, MagentaJsS
             raise CheckpointError(
                 f"magenta.js attention needs at least 3 LSTM layers, found {len(layer_sizes)}"
             )
-        attn_size = int(_tensor(tensors, _ATTN + "attention/attn_v").shape[0])
+        attn_v = _shape(shapes, _ATTN + "attention/attn_v")
+        if len(attn_v) != 1 or not attn_v[0]:
+            raise CheckpointError(
+                f"tensor {_ATTN}attention/attn_v has shape {list(attn_v)}; it must be [size]"
+            )
+        attn_size = attn_v[0]
 
-    fc_bias = _tensor(tensors, "fully_connected/biases")
-    if fc_bias.shape != (num_classes,):
+    fc_bias = _shape(shapes, "fully_connected/biases")
+    if fc_bias != (num_classes,):
         raise CheckpointError(
-            f"tensor fully_connected/biases has shape {list(fc_bias.shape)} but the "
+            f"tensor fully_connected/biases has shape {list(fc_bias)} but the "
             f"{js_config['dataConverter']['type']} needs [{num_classes}]"
         )
+    attn_output_layer = _JS_ATTENTION_OUTPUT_LAYER if attention else None
+    expected = parameter_shapes(
+        input_size, layer_sizes, num_classes, attn_length, attn_output_layer, attn_size
+    )
+    names = _js_names(len(layer_sizes), attention)
+    for ours, theirs in names.items():  # every shape checked before anything is allocated
+        shape = _shape(shapes, theirs)
+        want = expected[ours]
+        if ours == "attention.attn_w" and len(shape) == 4 and shape[:2] == (1, 1):
+            shape = shape[2:]
+        if shape != want:
+            want = [1, 1, *want] if ours == "attention.attn_w" else list(want)
+            raise CheckpointError(
+                f"tensor {theirs} has shape {list(_shape(shapes, theirs))} but the model needs "
+                f"{want} (input width {input_size} from config.json, layers {layer_sizes})"
+            )
+    check_limit(
+        "max_parameters",
+        sum(math.prod(shape) for shape in expected.values()),
+        f"the magenta.js model {folder}",
+        error=CheckpointLimitError,
+    )
+    tensors = read_tfjs_weights(folder, manifest)
     model = EventRNN(
         input_size=input_size,
         layer_sizes=layer_sizes,
         num_classes=num_classes,
         attn_length=attn_length,
-        attn_output_layer=_JS_ATTENTION_OUTPUT_LAYER if attention else None,
+        attn_output_layer=attn_output_layer,
         attn_size=attn_size,
         attn_query_bias=False,
     )
     params = dict(model.named_parameters())
     with torch.no_grad():
-        for ours, theirs in _js_names(model).items():
-            value = _tensor(tensors, theirs)
-            target = params[ours]
-            if ours == "attention.attn_w" and value.ndim == 4 and value.shape[:2] == (1, 1):
-                value = value[0, 0]
-            if tuple(value.shape) != tuple(target.shape):
-                expected = list(target.shape)
-                if ours == "attention.attn_w":
-                    expected = [1, 1, *expected]
-                raise CheckpointError(
-                    f"tensor {theirs} has shape {list(value.shape)} but the model needs "
-                    f"{expected} (input width {input_size} from config.json, "
-                    f"layers {layer_sizes})"
-                )
-            target.copy_(torch.from_numpy(np.ascontiguousarray(value)))
+        for ours, theirs in names.items():
+            value = tensors[theirs].reshape(expected[ours])
+            params[ours].copy_(torch.from_numpy(value))
     model.eval()
     spec = MagentaJsSpec(
         name=folder.resolve().name,

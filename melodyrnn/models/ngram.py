@@ -35,7 +35,8 @@ network, and :mod:`melodyrnn.generation.sampler` samples it like every other mod
 Implementation: everything is numpy. An n-gram context is identified by a dense integer id,
 built one token at a time from the nearest token outwards (``id_L = rank of id_{L-1} * (V+1) +
 token``), so any order works with int64 keys; n-grams are sorted ``(context id, token)`` pairs,
-found with ``searchsorted``. Files are ``.npz`` without pickles.
+found with ``searchsorted``. Files are ``.npz`` without pickles, read and checked by
+:mod:`melodyrnn.models.ngram_files` before the model uses them.
 """
 
 from __future__ import annotations
@@ -50,9 +51,8 @@ import numpy as np
 from melodyrnn.errors import CheckpointError, ConfigError, DatasetError
 from melodyrnn.files import atomic_path
 from melodyrnn.models.metrics import step_metrics
+from melodyrnn.models.ngram_files import FORMAT, FORMAT_VERSION, read_ngram_file
 
-FORMAT = "melodyrnn-ngram"
-FORMAT_VERSION = 1
 _CHUNK = 1 << 16  # positions scored at once: bounds memory to ~_CHUNK * num_classes floats
 
 
@@ -344,34 +344,19 @@ class NGramModel:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> NGramModel:
-        """Read a model written by :meth:`save`."""
+        """Read a model written by :meth:`save` (CheckpointError for anything else)."""
+        path = Path(path).resolve()
+        meta, arrays = read_ngram_file(path)
         try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
-                    raise CheckpointError(f"{path} is not a melodyrnn n-gram model file")
-                model = cls(
-                    meta["order"],
-                    meta["num_classes"],
-                    discount=meta["discount"],
-                    modified=meta["modified"],
-                )
-                order = model.order
-                tables = {
-                    "ctx_keys": [np.zeros(0, np.int64)]
-                    + [data[f"ctx_keys_{m}"] for m in range(2, order + 1)],
-                    "ngram_keys": [data[f"ngram_keys_{m}"] for m in range(1, order + 1)],
-                    "raw": [data[f"raw_{m}"] for m in range(1, order + 1)],
-                    "continuation": [data[f"continuation_{m}"] for m in range(1, order)],
-                }
-        except CheckpointError:
-            raise
-        except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as error:
+            model = cls(
+                meta["order"],
+                meta["num_classes"],
+                discount=meta["discount"],
+                modified=meta["modified"],
+            )
+        except ConfigError as error:
             raise CheckpointError(f"cannot read n-gram model {path}: {error}") from None
-        except Exception as error:  # zipfile errors and the like from a damaged file
-            raise CheckpointError(f"cannot read n-gram model {path}: {error}") from None
-        _check_tables(tables, model.num_classes, path)
-        model._tables = tables
+        model._tables = arrays
         model._prepare()
         return model
 
@@ -446,33 +431,6 @@ def estimate_discounts(counts: np.ndarray, modified: bool = True) -> tuple[float
         if all(0 < dk <= k for k, dk in enumerate(d, 1)):
             return d
     return (y, y, y)
-
-
-def _check_tables(tables: dict, num_classes: int, path) -> None:
-    """Reject a damaged or hand-edited file before it yields nonsense probabilities."""
-    base = num_classes + 1
-
-    def bad(what: str):
-        raise CheckpointError(f"n-gram model {path} is damaged ({what})")
-
-    previous_contexts = 1
-    for m, keys in enumerate(tables["ngram_keys"], 1):
-        ctx = tables["ctx_keys"][m - 1]
-        n_ctx = len(ctx) if m > 1 else 1
-        if m > 1 and (np.any(np.diff(ctx) <= 0) or np.any(ctx // base >= previous_contexts)):
-            bad(f"context keys of order {m}")
-        if len(keys) == 0 or np.any(np.diff(keys) <= 0) or keys[0] < 0:
-            bad(f"n-gram keys of order {m}")
-        per_context = np.bincount(keys // num_classes, minlength=n_ctx)
-        if len(per_context) != n_ctx or np.any(per_context == 0):
-            bad(f"n-gram contexts of order {m}")
-        counts = [tables["raw"][m - 1]]
-        if m <= len(tables["continuation"]):
-            counts.append(tables["continuation"][m - 1])
-        for c in counts:
-            if c.shape != keys.shape or not np.issubdtype(c.dtype, np.integer) or c.min() < 1:
-                bad(f"counts of order {m}")
-        previous_contexts = n_ctx
 
 
 def select_order(

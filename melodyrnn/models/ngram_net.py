@@ -12,7 +12,9 @@ Magenta's beam search: the same seed gives the same choices as it would for an L
 distributions), primers are read and continuations decoded by the same family code.
 
 A saved n-gram model is a folder: ``config.json`` (format, the :class:`MarkovConfig`, metadata
-such as the order-selection table) and ``ngram.npz`` (:meth:`NGramModel.save`).
+such as the order-selection table) and ``ngram.npz`` (:meth:`NGramModel.save`). Loading reads
+both through :mod:`melodyrnn.models.folder` (inside the folder, size and depth caps,
+:data:`NGRAM_FOLDER_SCHEMA`; the arrays without pickles).
 """
 
 from __future__ import annotations
@@ -26,14 +28,39 @@ import numpy as np
 import torch
 
 from melodyrnn.constants import DEFAULT_STEPS_PER_QUARTER
-from melodyrnn.errors import CheckpointError, ConfigError
+from melodyrnn.errors import CheckpointError, ConfigError, MelodyRNNError
 from melodyrnn.files import atomic_folder
 from melodyrnn.models.checkpoint import CONFIG_FILE
+from melodyrnn.models.folder import inside_folder, read_json
 from melodyrnn.models.ngram import NGramModel
+from melodyrnn.models.schema import Anything, Int, Obj, Opt, Str, first_problem
 
 FORMAT = "melodyrnn-markov"
 FORMAT_VERSION = 1
 NGRAM_FILE = "ngram.npz"
+MARKOV_CONFIG_SCHEMA = Obj(
+    {
+        "order": Int(1),
+        "min_note": Int(0, 127),
+        "max_note": Int(1, 128),
+        "transpose_to_key": Opt(Int(0, 11)),
+        "steps_per_quarter": Int(1),
+        "name": Str(),
+        "encoder": Obj(
+            {"type": Str(), "min_note": Int(0, 127), "max_note": Int(1, 128)}, extra=Anything()
+        ),
+    },
+    required=("order",),
+)
+NGRAM_FOLDER_SCHEMA = Obj(
+    {
+        "format": Str(),
+        "format_version": Int(),
+        "config": Opt(MARKOV_CONFIG_SCHEMA),
+        "metadata": Opt(Obj(extra=Anything())),
+    },
+    extra=Anything(),
+)
 
 
 @dataclass
@@ -49,6 +76,11 @@ class MarkovConfig:
     encoder: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        problem = first_problem(asdict(self), MARKOV_CONFIG_SCHEMA, root="")
+        if problem:
+            raise ConfigError(f"invalid n-gram model config: {problem[0]} {problem[1]}")
+        if self.min_note >= self.max_note:
+            raise ConfigError("the n-gram config needs min_note < max_note")
         if not self.encoder:
             self.encoder = {
                 "type": "one_hot_melody",
@@ -75,6 +107,9 @@ class MarkovConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> MarkovConfig:
+        problem = first_problem(data, MARKOV_CONFIG_SCHEMA, root="")
+        if problem:
+            raise ConfigError(f"invalid n-gram model config: {problem[0]} {problem[1]}")
         try:
             return cls(**data)
         except (TypeError, AttributeError, KeyError) as exc:
@@ -195,10 +230,9 @@ def save_ngram_model(
 
 def is_ngram_folder(path: str | os.PathLike) -> bool:
     """Whether ``path`` holds an n-gram model (its config.json names this format)."""
-    config_path = Path(path) / CONFIG_FILE
     try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        data = read_json(inside_folder(path, CONFIG_FILE, "config"), Anything())
+    except MelodyRNNError:
         return False
     return isinstance(data, dict) and data.get("format") == FORMAT
 
@@ -210,13 +244,10 @@ def load_ngram_model(path: str | os.PathLike) -> tuple[NGramNet, MarkovConfig, d
     if not path.is_dir():
         what = "is a file, not" if path.exists() else "does not exist; expected"
         raise CheckpointError(f"n-gram model {path} {what} a folder written by save_ngram_model")
-    config_path = path / CONFIG_FILE
-    if not config_path.is_file():
+    config_path = inside_folder(path, CONFIG_FILE, "config")
+    if not config_path.exists():
         raise CheckpointError(f"{path} is not an n-gram model: {CONFIG_FILE} is missing")
-    try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{config_path} is not valid JSON ({exc})") from None
+    data = read_json(config_path, Anything())  # the format first, for its own message
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(
             f"{config_path} is not an n-gram model's config (format {FORMAT!r} expected); "
@@ -227,11 +258,14 @@ def load_ngram_model(path: str | os.PathLike) -> tuple[NGramNet, MarkovConfig, d
             f"{config_path} has format_version {data.get('format_version')}; "
             f"this melodyrnn reads {FORMAT_VERSION}"
         )
+    problem = first_problem(data, NGRAM_FOLDER_SCHEMA)
+    if problem:
+        raise CheckpointError(f"{config_path}: {problem[0]} {problem[1]}")
     try:
         config = MarkovConfig.from_dict(data.get("config") or {})
     except (ConfigError, KeyError) as exc:
         raise CheckpointError(f"{config_path}: {exc}") from None
-    ngram = NGramModel.load(path / NGRAM_FILE)
+    ngram = NGramModel.load(inside_folder(path, NGRAM_FILE, "n-gram file"))
     try:
         net = NGramNet(ngram)
         check_network_config(net, config)
