@@ -281,3 +281,11 @@ def test_no_traceback_from_hostile_numbers(tmp_path, capsys, verb, flag):
             lines = err.strip().splitlines()
             assert len(lines) == 1 and "error:" in lines[0], (argv, err)
             assert "Traceback" not in err
+
+
+def test_deeply_nested_hparams_are_one_line(tmp_path, capsys):
+    deep = "rnn_layer_sizes=" + "[" * 100_000 + "]" * 100_000
+    line = one_line_error(
+        capsys, ["train", tmp_path / "ds", "--out", tmp_path / "run", "--hparams", deep]
+    )
+    assert "max_json_depth" in line

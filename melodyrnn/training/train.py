@@ -27,8 +27,10 @@ from safetensors.torch import load_file, save_file
 from melodyrnn.encoding.specs import make_encoder
 from melodyrnn.errors import ConfigError, DatasetError
 from melodyrnn.files import atomic_path, write_bytes_atomically
+from melodyrnn.limits import check_limit
 from melodyrnn.models.checkpoint import save_checkpoint
 from melodyrnn.models.configs import ModelConfig, get_config
+from melodyrnn.models.folder import json_depth
 from melodyrnn.models.metrics import step_metrics
 from melodyrnn.models.rnn import EventRNN
 from melodyrnn.training.dataset import MelodyDataset, load_dataset
@@ -212,6 +214,7 @@ def parse_hparams(text: str | None) -> dict:
         if "=" not in part:
             raise ConfigError(f"bad hparam {part!r}; write name=value, e.g. batch_size=64")
         key, value = (s.strip() for s in part.split("=", 1))
+        check_limit("max_json_depth", json_depth(value.encode()), f"the value of hparam {key}")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
