@@ -40,6 +40,7 @@ def one_line_error(capsys, argv) -> str:
 def no_model(monkeypatch):
     """Fail the test if a command loads a model: the refusal must come before any work."""
     import melodyrnn.generation.music_rnn as music_rnn
+    import melodyrnn.generation.primer  # noqa: F401  (bound to the real load_model first)
 
     def refuse(*args, **kwargs):
         raise AssertionError("the command loaded a model before refusing")
