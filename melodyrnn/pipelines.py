@@ -68,7 +68,7 @@ def squashed_melodies(ns, settings: DatasetSettings, stats: Counter) -> list[tup
     The melody pipeline itself: split on time changes, quantize, (transpose), extract, squash.
     """
     out = []
-    for piece in split_on_time_changes(ns):
+    for piece in split_on_time_changes(ns, copy_instrument_infos=False):
         try:
             qns = quantize_note_sequence(piece, settings.steps_per_quarter, copy=False)
         except MelodyRNNError as exc:
