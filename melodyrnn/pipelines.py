@@ -18,13 +18,15 @@ layer below them, and nothing from the encoders or above: it gives events, not m
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections import Counter
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from melodyrnn.constants import DEFAULT_STEPS_PER_QUARTER
-from melodyrnn.errors import MelodyRNNError
+from melodyrnn.errors import DatasetError, MelodyRNNError
 from melodyrnn.events.melody import extract_melodies
 from melodyrnn.sequence import quantize_note_sequence, split_on_time_changes
 
@@ -50,6 +52,11 @@ class DatasetSettings:
     eval_fraction: float = 0.1
     seed: int = 0
 
+    def __post_init__(self):
+        if isinstance(self.transpositions, list):
+            self.transpositions = tuple(self.transpositions)
+        check_settings(self)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["transpositions"] = list(self.transpositions)
@@ -62,13 +69,82 @@ class DatasetSettings:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
+def check_settings(settings: DatasetSettings) -> None:
+    """DatasetError, naming the parameter, for the first setting no dataset can be built with."""
+
+    def fail(message: str, *names: str) -> None:
+        raise DatasetError(message, parameters=names)
+
+    def whole(name: str, low: int | None, high: int | None = None, none: bool = False) -> None:
+        value = getattr(settings, name)
+        if value is None and none:
+            return
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            ok = False
+        else:
+            ok = (low is None or value >= low) and (high is None or value <= high)
+        if not ok:
+            span = (
+                f" {low}..{high}" if high is not None else f" >= {low}" if low is not None else ""
+            )
+            fail(f"{{{name}}} must be a whole number{span}{' or None' * none}, got {value!r}", name)
+
+    def real(name: str) -> float:
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            fail(f"{{{name}}} must be a number, got {value!r}", name)
+        return value
+
+    whole("min_note", 0, 127)
+    whole("max_note", 1, 128)
+    low, high = settings.min_note, settings.max_note
+    if low >= high:
+        fail(f"{{min_note}} ({low}) must be below {{max_note}} ({high})", "min_note", "max_note")
+    if high - low < 12:
+        fail(
+            f"{{min_note}}..{{max_note}} is {low}..{high}: the range must span at least an "
+            "octave (12 pitches), as melodies are moved into it by octaves",
+            "min_note",
+            "max_note",
+        )
+    whole("transpose_to_key", 0, 11, none=True)
+    whole("steps_per_quarter", 1)
+    whole("min_bars", 0)
+    whole("max_steps", 1, none=True)
+    whole("min_unique_pitches", 0, 12)
+    whole("seed", None)
+    if not 0 < real("gap_bars") < math.inf:
+        fail(f"{{gap_bars}} must be a number of bars > 0, got {settings.gap_bars!r}", "gap_bars")
+    if not 0 <= real("eval_fraction") <= 1:
+        fraction = settings.eval_fraction
+        fail(f"{{eval_fraction}} must lie between 0 and 1, got {fraction!r}", "eval_fraction")
+    if not isinstance(settings.keep_highest, bool):
+        fail(
+            f"{{keep_highest}} must be True or False, got {settings.keep_highest!r}", "keep_highest"
+        )
+    moves = settings.transpositions
+    if (
+        not isinstance(moves, tuple)
+        or not moves
+        or not all(
+            isinstance(t, numbers.Integral) and not isinstance(t, bool) and -127 <= t <= 127
+            for t in moves
+        )
+    ):
+        fail(
+            "{transpositions} must be one or more whole numbers of semitones -127..127 "
+            f"(0 keeps the melody), got {moves!r}",
+            "transpositions",
+        )
+
+
 def squashed_melodies(ns, settings: DatasetSettings, stats: Counter) -> list[tuple]:
     """``(melody, squash amount)`` pairs of one NoteSequence; what was dropped goes to ``stats``.
 
     The melody pipeline itself: split on time changes, quantize, (transpose), extract, squash.
     """
     out = []
-    for piece in split_on_time_changes(ns):
+    for piece in split_on_time_changes(ns, copy_instrument_infos=False):
         try:
             qns = quantize_note_sequence(piece, settings.steps_per_quarter, copy=False)
         except MelodyRNNError as exc:
@@ -124,4 +200,4 @@ def _transpose_sequence(qns, amount: int):
     return out
 
 
-__all__ = ["DatasetSettings", "melodies_from_sequence", "squashed_melodies"]
+__all__ = ["DatasetSettings", "check_settings", "melodies_from_sequence", "squashed_melodies"]

@@ -353,69 +353,86 @@ def extract_subsequence(ns: NoteSequence, start: float, end: float) -> NoteSeque
 
     Notes starting in the window are kept (their ends clipped to ``end``); the tempo, time and
     key signature and chord symbol in force at ``start`` are carried to time 0; controller data
-    and other text inside the window is kept (note-seq keeps only pedal controllers).
+    and other text inside the window is kept (note-seq keeps only pedal controllers). Items at a
+    NaN time lie in no window.
     """
     _require_unquantized(ns, "extract_subsequence")
-    out = NoteSequence(
-        instrument_infos=[_clone(i) for i in ns.instrument_infos],
-        ticks_per_quarter=ns.ticks_per_quarter,
-        id=ns.id,
-        filename=ns.filename,
-    )
-    for note in sorted(ns.notes, key=lambda n: n.start_time):
-        if start <= note.start_time < end:
-            new = _clone(note)
-            new.start_time -= start
-            new.end_time = min(note.end_time, end) - start
-            out.notes.append(new)
-            out.total_time = max(out.total_time, new.end_time)
-    chords = [a for a in ns.text_annotations if a.annotation_type == CHORD_SYMBOL]
-    others = [a for a in ns.text_annotations if a.annotation_type != CHORD_SYMBOL]
-    for name, source in (
-        ("tempos", ns.tempos),
-        ("time_signatures", ns.time_signatures),
-        ("key_signatures", ns.key_signatures),
-        ("text_annotations", chords),
-    ):
-        events = sorted(source, key=lambda e: e.time)
-        kept = []
-        in_force = [e for e in events if e.time <= start]
-        if in_force:
-            state = _clone(in_force[-1])
-            state.time = 0.0
-            kept.append(state)
-        for e in events:
-            if start < e.time < end:
-                new = _clone(e)
-                new.time -= start
-                kept.append(new)
-        setattr(out, name, kept)
-    for name, source in (
-        ("control_changes", ns.control_changes),
-        ("pitch_bends", ns.pitch_bends),
-        ("text_annotations", others),
-    ):
-        kept = getattr(out, name)
-        for e in sorted(source, key=lambda e: e.time):
-            if start <= e.time < end:
-                new = _clone(e)
-                new.time -= start
-                kept.append(new)
-        kept.sort(key=lambda e: e.time)
-    return out
+    return _subsequences(ns, [(start, end)], True)[0]
 
 
-def split_on_time_changes(ns: NoteSequence) -> list[NoteSequence]:
+def split_on_time_changes(
+    ns: NoteSequence, *, copy_instrument_infos: bool = True
+) -> list[NoteSequence]:
     """Split where the tempo or time signature really changes, like note-seq's splitter.
 
     Each piece has one tempo and one time signature and starts at time 0. A change at or after
-    the end of the music is ignored; a sequence with nothing in it gives ``[]``.
+    the end of the music is ignored; a sequence with nothing in it gives ``[]``. The work is
+    linear in the items of ``ns`` plus the pieces (each list is sorted once and each piece
+    sliced out of it), except that every piece gets its own copy of ``instrument_infos``:
+    ``copy_instrument_infos=False`` leaves them empty, for callers that do not read them and
+    could meet files with thousands of tracks and of time changes.
     """
     _require_unquantized(ns, "split_on_time_changes")
     splits = time_change_points(ns)
     if ns.total_time > splits[-1]:
         splits.append(ns.total_time)
-    return [extract_subsequence(ns, a, b) for a, b in zip(splits[:-1], splits[1:])]
+    return _subsequences(ns, list(zip(splits[:-1], splits[1:])), copy_instrument_infos)
+
+
+def _by_time(items, key: str = "time") -> tuple[list, list[float]]:
+    """``items`` without NaN times, stably sorted by time, and their times."""
+    get = operator.attrgetter(key)
+    kept = sorted((x for x in items if get(x) == get(x)), key=get)
+    return kept, [get(x) for x in kept]
+
+
+def _subsequences(ns: NoteSequence, windows, copy_instrument_infos: bool) -> list[NoteSequence]:
+    """:func:`extract_subsequence` for each ``(start, end)`` window, sorting ``ns`` only once."""
+    notes, note_starts = _by_time(ns.notes, "start_time")
+    chords = [a for a in ns.text_annotations if a.annotation_type == CHORD_SYMBOL]
+    others = [a for a in ns.text_annotations if a.annotation_type != CHORD_SYMBOL]
+    # (name, events, times, whether the event in force at the window start carries over)
+    lists = [
+        (name, *_by_time(source), carry)
+        for name, source, carry in (
+            ("tempos", ns.tempos, True),
+            ("time_signatures", ns.time_signatures, True),
+            ("key_signatures", ns.key_signatures, True),
+            ("text_annotations", chords, True),
+            ("control_changes", ns.control_changes, False),
+            ("pitch_bends", ns.pitch_bends, False),
+            ("text_annotations", others, False),
+        )
+    ]
+    pieces = []
+    for start, end in windows:
+        infos = [_clone(i) for i in ns.instrument_infos] if copy_instrument_infos else []
+        out = NoteSequence(instrument_infos=infos, ticks_per_quarter=ns.ticks_per_quarter)
+        out.id, out.filename = ns.id, ns.filename
+        lo, hi = bisect.bisect_left(note_starts, start), bisect.bisect_left(note_starts, end)
+        for note in notes[lo:hi]:
+            new = _clone(note)
+            new.start_time -= start
+            new.end_time = min(note.end_time, end) - start
+            out.notes.append(new)
+            out.total_time = max(out.total_time, new.end_time)
+        for name, events, times, carry in lists:
+            kept = [] if carry else getattr(out, name)  # other text joins the chords
+            if carry:  # events[:lo] are in force at start; the window is (start, end)
+                lo = bisect.bisect_right(times, start)
+                if lo:
+                    kept.append(_clone(events[lo - 1]))
+                    kept[-1].time = 0.0
+            else:  # the window is [start, end)
+                lo = bisect.bisect_left(times, start)
+            for event in events[lo : bisect.bisect_left(times, end)]:
+                kept.append(_clone(event))
+                kept[-1].time -= start
+            if not carry:
+                kept.sort(key=operator.attrgetter("time"))
+            setattr(out, name, kept)
+        pieces.append(out)
+    return pieces
 
 
 def time_change_points(ns: NoteSequence, tempo: bool = True, meter: bool = True) -> list[float]:

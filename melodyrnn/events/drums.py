@@ -19,6 +19,7 @@ The integer form of a drum event, shared by encoders and the generator, is the b
 
 from __future__ import annotations
 
+import bisect
 import collections
 import dataclasses
 from collections.abc import Iterable, Sequence
@@ -281,30 +282,29 @@ class DrumTrack:
         number of steps per bar, :class:`QuantizationStatusError` for an unquantized sequence.
         """
         steps_per_bar = _whole_steps_per_bar(qns)
+        by_step = _drum_steps(qns, search_start_step, ignore_is_drum)
+        return cls._from_steps(
+            by_step, sorted(by_step), 0, search_start_step, steps_per_bar, qns, gap_bars, pad_end
+        )
+
+    @classmethod
+    def _from_steps(
+        cls, by_step, steps, at, search_start_step, steps_per_bar, qns, gap_bars, pad_end
+    ) -> DrumTrack:
+        """The track whose first event is ``steps[at]`` (``by_step``: pitches per step)."""
         track = cls(steps_per_bar=steps_per_bar, steps_per_quarter=qns.steps_per_quarter)
-
-        by_step: dict[int, set[int]] = collections.defaultdict(set)
-        for note in qns.notes:
-            if (
-                (note.is_drum or ignore_is_drum)
-                and note.velocity
-                and note.quantized_start_step >= search_start_step
-            ):
-                by_step[note.quantized_start_step].add(note.pitch)
-        if not by_step:
+        if at == len(steps):
             return track
-
-        steps = sorted(by_step)
-        first = steps[0]
+        first = steps[at]
         track.start_step = first - (first - search_start_step) % steps_per_bar
         gap_steps = gap_bars * steps_per_bar
         next_free = 0  # index just after the last event written
-        for step in steps:
-            index = step - track.start_step
+        for k in range(at, len(steps)):
+            index = steps[k] - track.start_step
             if track.events and index - next_free >= gap_steps:
                 break
             track.set_length(index + 1)
-            track.events[index] = frozenset(by_step[step])
+            track.events[index] = frozenset(by_step[steps[k]])
             next_free = index + 1
 
         if pad_end:
@@ -380,6 +380,19 @@ def _encoding(pitch_classes) -> MultiDrumOneHotEncoding:
     return MultiDrumOneHotEncoding(pitch_classes)
 
 
+def _drum_steps(qns: NoteSequence, search_start_step: int, ignore_is_drum: bool) -> dict:
+    """{step: pitches} of the drum notes with a velocity that start at or after the step."""
+    by_step: dict[int, set[int]] = collections.defaultdict(set)
+    for note in qns.notes:
+        if (
+            (note.is_drum or ignore_is_drum)
+            and note.velocity
+            and note.quantized_start_step >= search_start_step
+        ):
+            by_step[note.quantized_start_step].add(note.pitch)
+    return by_step
+
+
 def _whole_steps_per_bar(qns: NoteSequence) -> int:
     require_relative_quantized(
         qns,
@@ -419,13 +432,14 @@ def extract_drum_tracks(
     }
     steps_per_bar = _whole_steps_per_bar(qns)
     tracks: list[DrumTrack] = []
+    # The drum steps are gathered and sorted once; each search bisects to its first step, so
+    # the work is linear in the notes however many tracks there are.
+    by_step = _drum_steps(qns, search_start_step, ignore_is_drum)
+    steps = sorted(by_step)
     while True:
-        track = DrumTrack.from_quantized_sequence(
-            qns,
-            search_start_step=search_start_step,
-            gap_bars=gap_bars,
-            pad_end=pad_end,
-            ignore_is_drum=ignore_is_drum,
+        at = bisect.bisect_left(steps, search_start_step)
+        track = DrumTrack._from_steps(
+            by_step, steps, at, search_start_step, steps_per_bar, qns, gap_bars, pad_end
         )
         if not track.events:
             break

@@ -42,6 +42,8 @@ from melodyrnn.events.base import (
     timed_sequence,
 )
 from melodyrnn.events.melody_events import (
+    InstrumentNotes,
+    MelodyNotes,
     major_key,
     major_key_histogram,
     note_histogram,
@@ -297,10 +299,11 @@ class Melody:
             ignore_polyphonic_notes,
             filter_drums,
         )
-        melody = cls(
-            steps_per_bar=chosen.steps_per_bar,
-            steps_per_quarter=quantized_sequence.quantization_info.steps_per_quarter,
-        )
+        return cls._from_notes(chosen, quantized_sequence.steps_per_quarter, pad_end)
+
+    @classmethod
+    def _from_notes(cls, chosen: MelodyNotes, steps_per_quarter: int, pad_end: bool) -> Melody:
+        melody = cls(steps_per_bar=chosen.steps_per_bar, steps_per_quarter=steps_per_quarter)
         if not chosen.starts:
             return melody
         length = chosen.ends[-1] + 1
@@ -379,19 +382,22 @@ def extract_melodies(
     stats: dict = {name: 0 for name in EXTRACT_COUNTERS}
     lengths: dict[int, int] = {}
     melodies: list[Melody] = []
-    for instrument in sorted({n.instrument for n in quantized_sequence.notes}):
+    index = InstrumentNotes(quantized_sequence)  # sorted once: the work is linear in notes
+    steps_per_quarter = quantized_sequence.steps_per_quarter
+    for instrument in index.instruments:
         search_step = search_start_step
         while True:
             try:
-                melody = Melody.from_quantized_sequence(
+                chosen = select_melody_notes(
                     quantized_sequence,
-                    search_start_step=search_step,
-                    instrument=instrument,
-                    gap_bars=gap_bars,
-                    ignore_polyphonic_notes=ignore_polyphonic_notes,
-                    pad_end=pad_end,
-                    filter_drums=filter_drums,
+                    search_step,
+                    instrument,
+                    gap_bars,
+                    ignore_polyphonic_notes,
+                    filter_drums,
+                    index,
                 )
+                melody = Melody._from_notes(chosen, steps_per_quarter, pad_end)
             except PolyphonicMelodyError:
                 stats["polyphonic_tracks_discarded"] += 1
                 break

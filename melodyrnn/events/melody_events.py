@@ -10,10 +10,13 @@ the round-trip contracts (:mod:`melodyrnn.events.projections`) share one impleme
   :func:`major_key`, :func:`transpose_pitches`, :func:`squash_amount` (note-seq's rules);
 * :func:`note_spans`: the notes an event array plays;
 * :func:`select_melody_notes`: the notes of a quantized sequence that note-seq's
-  ``Melody.from_quantized_sequence`` keeps, before they become events.
+  ``Melody.from_quantized_sequence`` keeps, before they become events (from an
+  :class:`InstrumentNotes` index, sorted once per sequence).
 """
 
 from __future__ import annotations
+
+import bisect
 
 import numpy as np
 
@@ -117,6 +120,42 @@ class MelodyNotes:
         self.steps_per_bar = steps_per_bar
 
 
+class InstrumentNotes:
+    """The notes of a quantized sequence by instrument, each group sorted once in note-seq's
+    order (start step, then pitch descending).
+
+    :func:`select_melody_notes` given one finds a melody's first note by bisection instead of
+    filtering and sorting every note again, so :func:`~melodyrnn.events.melody.extract_melodies`
+    does work linear in the notes however many melodies and instruments a sequence holds.
+    """
+
+    def __init__(self, qns: NoteSequence):
+        groups: dict[int, list] = {}
+        for note in qns.notes:
+            groups.setdefault(note.instrument, []).append(note)
+        self.notes = {
+            i: sorted(group, key=lambda n: (n.quantized_start_step, -n.pitch))
+            for i, group in groups.items()
+        }
+        self.starts = {i: [n.quantized_start_step for n in g] for i, g in self.notes.items()}
+        self._steps_per_bar = None
+        self._qns = qns
+
+    @property
+    def instruments(self) -> list[int]:
+        return sorted(self.notes)
+
+    def steps_per_bar(self) -> int:
+        """``qns.whole_steps_per_bar()``, computed once (it raises each time if fractional)."""
+        if self._steps_per_bar is None:
+            self._steps_per_bar = self._qns.whole_steps_per_bar()
+        return self._steps_per_bar
+
+    def first_at(self, instrument: int, step: int) -> int:
+        """The index in ``notes[instrument]`` of the first note starting at or after ``step``."""
+        return bisect.bisect_left(self.starts.get(instrument, ()), step)
+
+
 def select_melody_notes(
     qns: NoteSequence,
     search_start_step: int,
@@ -124,6 +163,7 @@ def select_melody_notes(
     gap_bars: float,
     ignore_polyphonic_notes: bool,
     filter_drums: bool,
+    notes: InstrumentNotes | None = None,
 ) -> MelodyNotes:
     """note-seq's note-by-note walk, without building the event list yet.
 
@@ -132,28 +172,26 @@ def select_melody_notes(
     and velocity-0 notes included: they move the bar line, though they are then skipped). A note
     starting on the step of the last kept one is skipped (the highest wins) or raises; a note
     starting ``gap_bars`` bars or more after the last kept note's end stops the walk; a note
-    starting inside the last kept one cuts it short.
+    starting inside the last kept one cuts it short. ``notes`` (an :class:`InstrumentNotes` of
+    ``qns``) saves sorting the notes again on every call; the walk then reads only the notes up
+    to the one that stops it.
     """
     require_relative_quantized(qns)
-    steps_per_bar = qns.whole_steps_per_bar()
-    notes = sorted(
-        (
-            n
-            for n in qns.notes
-            if n.instrument == instrument and n.quantized_start_step >= search_start_step
-        ),
-        key=lambda n: (n.quantized_start_step, -n.pitch),
-    )
-    if not notes:
+    index = notes if notes is not None else InstrumentNotes(qns)
+    steps_per_bar = index.steps_per_bar()
+    group = index.notes.get(instrument, [])
+    at = index.first_at(instrument, search_start_step)
+    if at == len(group):
         return MelodyNotes(0, [], [], [], steps_per_bar)
-    first = notes[0].quantized_start_step
+    first = group[at].quantized_start_step
     origin = first - (first - search_start_step) % steps_per_bar
     gap_steps = gap_bars * steps_per_bar
 
     pitches: list[int] = []
     starts: list[int] = []
     ends: list[int] = []
-    for note in notes:
+    for k in range(at, len(group)):
+        note = group[k]
         if (filter_drums and note.is_drum) or not note.velocity:
             continue
         start = note.quantized_start_step - origin
@@ -184,6 +222,7 @@ def select_melody_notes(
 
 
 __all__ = [
+    "InstrumentNotes",
     "MelodyNotes",
     "major_key",
     "major_key_histogram",

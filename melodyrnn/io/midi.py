@@ -59,6 +59,8 @@ from melodyrnn.io.midi_checks import (
     truncated,
 )
 from melodyrnn.io.midi_fast import NotExact, read_with_symusic, score_class
+from melodyrnn.io.midi_ticks import TempoTicks
+from melodyrnn.limits import check_limit
 from melodyrnn.sequence import (
     DEFAULT_QPM,
     MINOR,
@@ -303,16 +305,20 @@ def sequence_to_pretty_midi(ns: NoteSequence) -> pretty_midi.PrettyMIDI:
     resolution = ns.ticks_per_quarter or STANDARD_PPQ
     tempos = sorted(ns.tempos, key=lambda t: t.time)
     initial = next((t for t in tempos if t.time == 0), None)
-    pm = pretty_midi.PrettyMIDI(
-        resolution=resolution, initial_tempo=initial.qpm if initial else DEFAULT_QPM
-    )
-    # pretty_midi has no public way to add tempo changes: append to its tick scales, in time
-    # order, so each change's tick is computed under the tempos before it.
+    initial_qpm = initial.qpm if initial else DEFAULT_QPM
+    pm = pretty_midi.PrettyMIDI(resolution=resolution, initial_tempo=initial_qpm)
+    # pretty_midi has no public way to add tempo changes: each change goes on the tick its time
+    # has under the tempos before it, in time order. TempoTicks builds pretty_midi's tick scales
+    # and table that way in linear time; pretty_midi then rebuilds its table once.
+    ticks = TempoTicks(resolution, initial_qpm)
     for tempo in tempos:
         if tempo == initial:
             continue
-        tick = pm.time_to_tick(tempo.time)
-        pm._tick_scales.append((tick, 60.0 / (resolution * tempo.qpm)))
+        tick = ticks.time_to_tick(tempo.time)
+        check_limit("max_ticks", tick, f"the tick of the tempo change at {tempo.time:g} s")
+        ticks.add(tick, tempo.qpm)
+    if len(ticks.scales) > 1:
+        pm._tick_scales = ticks.scales
         pm._update_tick_to_time(0)
 
     for ts in ns.time_signatures:

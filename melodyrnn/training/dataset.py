@@ -14,12 +14,13 @@ Events are encoder-independent: any melody config with the same range and key tr
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
 import re
+import stat
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +29,9 @@ import numpy as np
 from melodyrnn.constants import DEFAULT_STEPS_PER_BAR
 from melodyrnn.errors import DatasetError, MelodyRNNError
 from melodyrnn.files import atomic_path, write_bytes_atomically
+from melodyrnn.io.midi_checks import one_line
 from melodyrnn.pipelines import DatasetSettings, melodies_from_sequence
+from melodyrnn.training.workers import Failed, check_jobs, run_isolated
 
 MIDI_SUFFIXES = (".mid", ".midi")
 DATASET_FILES = ("melodies.npz", "dataset.json")
@@ -49,21 +52,55 @@ class FileResult:
 
 
 def process_file(path: str, settings: DatasetSettings) -> FileResult:
-    """Read one MIDI file and extract its melodies; errors are recorded, never raised."""
+    """Read one MIDI file and extract its melodies; errors are recorded, never raised.
+
+    An entry that is not a regular file (a folder, a FIFO, a device, a broken link or a link
+    loop) is not opened: reading a FIFO or ``/dev/zero`` would never end.
+    """
     from melodyrnn.io.midi import midi_to_sequence
 
     result = FileResult(path=path)
+    problem = entry_problem(path)
+    if problem:
+        result.error = f"{path}: not a regular file ({problem})"
+        return result
     try:
         ns = midi_to_sequence(path)
-    except MelodyRNNError as exc:
-        result.error = str(exc)
-        return result
-    result.title = _title_of(ns, path)
-    try:
+        result.title = _title_of(ns, path)
         result.melodies = melodies_from_sequence(ns, settings, result.stats)
     except MelodyRNNError as exc:
         result.error = str(exc)
+    except MemoryError:
+        result.melodies = []
+        result.error = f"{path}: ran out of memory reading it"
+    except Exception as exc:  # a case no check foresaw: this file fails, the build goes on
+        result.melodies = []
+        result.error = f"{path}: unexpected error ({one_line(exc)})"
     return result
+
+
+def entry_problem(path: str) -> str:
+    """Why ``path`` is not a regular file that can be read ("" when it is one)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link" if os.path.islink(path) else "it does not exist"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        return exc.strerror or type(exc).__name__
+    if stat.S_ISREG(mode):
+        return ""
+    for test, what in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return what
+    return "not a file"
 
 
 def _title_of(ns, path: str) -> str:
@@ -77,44 +114,60 @@ def _title_of(ns, path: str) -> str:
 
 
 def find_midi_files(midi_dir: str | os.PathLike) -> list[str]:
-    """Every .mid/.midi file below ``midi_dir``, sorted; DatasetError if there is none."""
+    """Every entry named .mid/.midi below ``midi_dir``, sorted; DatasetError if there is none.
+
+    Symbolic links to folders are not followed, and nothing is opened here: entries that are not
+    regular files (a folder named x.mid, a FIFO, a link to a device, a broken link, a link loop)
+    are listed too, so the build reports each of them as a failed file with the reason.
+    """
     root = Path(midi_dir)
     if not root.exists():
         raise DatasetError(f"{root}: no such folder")
     if not root.is_dir():
         raise DatasetError(f"{root}: not a folder; give a folder of MIDI files")
-    files = sorted(
-        str(p) for p in root.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()
-    )
+    files = sorted(str(p) for p in root.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES)
     if not files:
         raise DatasetError(f"{root}: no .mid or .midi files in this folder or below it")
     return files
 
 
 def extract_folder(
-    files: list[str], settings: DatasetSettings, jobs: int | None = None, progress: bool = True
+    files: list[str],
+    settings: DatasetSettings,
+    jobs: int | None = None,
+    progress: bool = True,
+    *,
+    max_seconds_per_file: float | None = None,
 ) -> list[FileResult]:
-    """Process files in parallel worker processes (in order of ``files``)."""
+    """Process files in worker processes (results in the order of ``files``).
+
+    ``jobs`` worker processes (None or 0: one per core) read one file at a time. A file that
+    takes longer than ``max_seconds_per_file`` (default: the limit of that name), or whose
+    worker dies (killed for memory, a crash), is a failed file with the reason; a new worker
+    carries on with the others, so one bad file never costs the rest of the build.
+    """
     from tqdm import tqdm
 
-    jobs = jobs or os.cpu_count() or 1
+    jobs = check_jobs(jobs)
     # No bar when stderr is not a terminal (logs, pipes): it would sit beside error lines.
     bar = tqdm(
         total=len(files), desc="reading MIDI", unit="file", disable=None if progress else True
     )
-    results: list[FileResult] = []
-    if jobs == 1 or len(files) < 8:
-        for path in files:
-            results.append(process_file(path, settings))
-            bar.update()
-    else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            chunk = max(1, min(64, len(files) // (jobs * 8)))
-            for result in pool.map(process_file, files, [settings] * len(files), chunksize=chunk):
-                results.append(result)
-                bar.update()
+    outcomes = run_isolated(
+        process_file,
+        files,
+        (settings,),
+        jobs=min(jobs, len(files)) or 1,
+        max_seconds=max_seconds_per_file,
+        on_done=lambda _: bar.update(),
+    )
     bar.close()
-    return results
+    return [
+        FileResult(path=path, error=f"{path}: {outcome.reason}")
+        if isinstance(outcome, Failed)
+        else outcome
+        for path, outcome in zip(files, outcomes)
+    ]
 
 
 # --- near-duplicates and the split ---------------------------------------------------------
@@ -241,9 +294,16 @@ def build_dataset(
     settings: DatasetSettings | None = None,
     jobs: int | None = None,
     progress: bool = True,
+    *,
+    max_seconds_per_file: float | None = None,
 ) -> MelodyDataset:
-    """Extract, deduplicate and split the melodies of every MIDI file below ``midi_dir``."""
+    """Extract, deduplicate and split the melodies of every MIDI file below ``midi_dir``.
+
+    Files are read by :func:`extract_folder` (``jobs``, ``max_seconds_per_file``); a file that
+    cannot be read is a failure in the report (``info["files"]``), never the end of the build.
+    """
     settings = settings or DatasetSettings()
+    check_jobs(jobs)
     if settings.transpose_to_key is not None and tuple(settings.transpositions) != (0,):
         raise DatasetError(
             "transposition augmentation does nothing when melodies are moved to one key "
@@ -252,7 +312,9 @@ def build_dataset(
             parameters=("transpose_to_key", "transpositions"),
         )
     files = find_midi_files(midi_dir)
-    results = extract_folder(files, settings, jobs=jobs, progress=progress)
+    results = extract_folder(
+        files, settings, jobs=jobs, progress=progress, max_seconds_per_file=max_seconds_per_file
+    )
     groups = duplicate_groups(results)
     file_split = split_groups(groups, settings.eval_fraction, settings.seed)
 

@@ -69,6 +69,14 @@ def model_settings(model):
     )
 
 
+def _check_data(data) -> None:
+    """DatasetError unless ``data`` is a dataset or an existing folder (of MIDI files)."""
+    if not isinstance(data, str | os.PathLike) or Path(data).is_dir():
+        return
+    why = "not a folder" if Path(data).exists() else "no such file or folder"
+    raise DatasetError(f"{data}: {why}; give a dataset or a MIDI folder")
+
+
 def _is_dataset(data) -> bool:
     from melodyrnn.training.dataset import MelodyDataset
 
@@ -91,6 +99,7 @@ def load_eval_melodies(data, model_or_settings, jobs: int | None = None) -> list
         load_dataset,
     )
 
+    _check_data(data)
     settings = (
         model_or_settings
         if isinstance(model_or_settings, DatasetSettings)
@@ -449,6 +458,7 @@ def evaluate_models(
     specs = models if isinstance(models, list | tuple) else [models]
     if not specs:
         raise ConfigError("give at least one model to evaluate")
+    _check_data(data)
     taken: set = set()
     columns = []
     for spec in specs:

@@ -144,7 +144,7 @@ def _drum_sections(ns, encoder, result: TokenResult) -> None:
     from melodyrnn.sequence import quantize_note_sequence, split_on_time_changes
 
     stats: Counter = Counter()
-    for piece in split_on_time_changes(ns):
+    for piece in split_on_time_changes(ns, copy_instrument_infos=False):
         try:
             qns = quantize_note_sequence(piece)
         except MelodyRNNError as exc:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from melodyrnn.constants import MELODY_NO_EVENT
 from melodyrnn.encoding.specs import make_encoder
 from melodyrnn.errors import ConfigError, DatasetError
 from melodyrnn.files import atomic_path, write_bytes_atomically
@@ -231,6 +232,13 @@ def no_event_of(config: ModelConfig) -> int:
 
 
 def _check_dataset(config: ModelConfig, ds: MelodyDataset) -> None:
+    drums = no_event_of(config) != MELODY_NO_EVENT
+    if drums or config.min_note is None or config.max_note is None:
+        kind = "a drum model" if drums else "not a melody model"
+        raise DatasetError(
+            f"config {config.name} is {kind}; a melody dataset cannot train it "
+            "(pick a melody config such as basic_rnn)"
+        )
     s = ds.settings
     want = (config.min_note, config.max_note, config.transpose_to_key)
     have = (s.min_note, s.max_note, s.transpose_to_key)
