@@ -113,8 +113,9 @@ def _add_continue(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
         default=None,
-        help="a shipped model's name, a checkpoint folder (ours or magenta.js), or "
-        "markov:PATH for the n-gram baseline (default: the shipped model)",
+        help="a shipped model's name, a checkpoint folder (ours or magenta.js), a Magenta "
+        ".mag bundle or TF checkpoint, or markov:PATH for the n-gram baseline (default: the "
+        "shipped model)",
     )
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="continuation length in 16th steps (64)")
@@ -396,7 +397,9 @@ def _run_train(args) -> int:
 
 
 def _add_convert(p: argparse.ArgumentParser) -> None:
-    p.add_argument("src", help="a magenta.js MusicRNN checkpoint folder (or one of ours)")
+    p.add_argument(
+        "src", help="a magenta.js checkpoint folder, a Magenta .mag bundle or TF checkpoint"
+    )
     p.add_argument("dst", help="the checkpoint folder to write, in melodyrnn's format")
     p.add_argument("--force", action="store_true", help="overwrite an existing folder")
 
@@ -454,6 +457,28 @@ def _run_evaluate(args) -> int:
         _print_json(result)
     else:
         print(format_evaluation(result))
+    return 0
+
+
+# --- inspect-model (issue 13) -----------------------------------------------------------------
+
+
+def _add_inspect_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "model", help="a shipped name, a checkpoint folder, a .mag bundle or TF checkpoint"
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+@verb("inspect-model", _add_inspect_model, "summarise a model: its config, layers, size, encoder")
+def _run_inspect_model(args) -> int:
+    from melodyrnn.models.describe import describe_model, format_model_summary
+
+    summary = describe_model(args.model)
+    if args.json:
+        _print_json(summary)
+    else:
+        print(format_model_summary(summary))
     return 0
 
 

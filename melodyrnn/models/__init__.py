@@ -11,6 +11,9 @@
   with its folder format;
 * ``families``: event families (melody, drums, chord-conditioned melody) with no torch;
 * ``registry``: the one place that turns a model name or folder into a network and config;
+* ``mag_bundle``: Magenta's ``.mag`` bundles and TF checkpoints (issue 13), read by ``tf_table``,
+  ``tf_checkpoint`` and ``tf_variables`` (with ``protowire`` and ``crc32c``); ``describe``: the
+  summary ``melodyrnn inspect-model`` prints;
 * ``metrics``: the likelihood metrics shared by training and evaluation.
 
 The names below load lazily, so ``import melodyrnn.models.configs`` or ``.families`` stays free of

@@ -48,7 +48,9 @@ __all__ = [
     "MagentaJsSpec",
     "encoder_spec_from_js_config",
     "load_magenta_js_checkpoint",
+    "lstm_layer_sizes",
     "magenta_js_to_config",
+    "tf_variable_names",
 ]
 
 _CELL = "multi_rnn_cell/cell_{k}/basic_lstm_cell/{part}"
@@ -193,8 +195,10 @@ def _shape(shapes: dict[str, tuple[int, ...]], name: str) -> tuple[int, ...]:
     return shapes[name]
 
 
-def _js_names(num_layers: int, attention: bool) -> dict[str, str]:
-    """Our parameter name -> magenta.js tensor name."""
+def tf_variable_names(num_layers: int, attention: bool) -> dict[str, str]:
+    """Our parameter name -> magenta.js tensor name (TF's names of the whole-stack attention
+    layout, but ``attention_output_projection`` for TF's ``attn_output_projection``; also used
+    by :mod:`melodyrnn.models.tf_variables` for Magenta's own checkpoints)."""
     prefix = _ATTN if attention else "rnn/"
     names = {}
     for k in range(num_layers):
@@ -218,8 +222,11 @@ def _js_names(num_layers: int, attention: bool) -> dict[str, str]:
     return names
 
 
-def _layer_sizes(shapes: dict[str, tuple[int, ...]], prefix: str) -> list[int]:
-    """LSTM sizes from the biases ``cell_0``, ``cell_1``, ... until a kernel is missing."""
+def lstm_layer_sizes(
+    shapes: dict[str, tuple[int, ...]], prefix: str, what: str = "magenta.js checkpoint"
+) -> list[int]:
+    """LSTM sizes from the biases ``cell_0``, ``cell_1``, ... until a kernel is missing
+    (``prefix``: ``rnn/`` or the attention wrapper's; ``what`` names the source in errors)."""
     layer_sizes: list[int] = []
     while (prefix + _CELL.format(k=len(layer_sizes), part="kernel")) in shapes:
         name = prefix + _CELL.format(k=len(layer_sizes), part="bias")
@@ -231,7 +238,7 @@ def _layer_sizes(shapes: dict[str, tuple[int, ...]], prefix: str) -> list[int]:
         layer_sizes.append(bias[0] // 4)
     if not layer_sizes:
         raise CheckpointError(
-            f"magenta.js checkpoint lacks the tensor {prefix + _CELL.format(k=0, part='kernel')}"
+            f"{what} lacks the tensor {prefix + _CELL.format(k=0, part='kernel')}"
         )
     return layer_sizes
 
@@ -253,7 +260,7 @@ def load_magenta_js_checkpoint(folder: str | Path) -> tuple[EventRNN, MagentaJsS
     shapes = manifest.shapes
 
     attention = (_ATTN + "kernel") in shapes
-    layer_sizes = _layer_sizes(shapes, _ATTN if attention else "rnn/")
+    layer_sizes = lstm_layer_sizes(shapes, _ATTN if attention else "rnn/")
     attn_length = 0
     attn_size = None
     if attention:
@@ -283,7 +290,7 @@ def load_magenta_js_checkpoint(folder: str | Path) -> tuple[EventRNN, MagentaJsS
     expected = parameter_shapes(
         input_size, layer_sizes, num_classes, attn_length, attn_output_layer, attn_size
     )
-    names = _js_names(len(layer_sizes), attention)
+    names = tf_variable_names(len(layer_sizes), attention)
     for ours, theirs in names.items():  # every shape checked before anything is allocated
         shape = _shape(shapes, theirs)
         want = expected[ours]

@@ -7,7 +7,10 @@ A model argument (``--model`` on the command line, ``model=`` in the API) is one
 * a folder in our checkpoint format (:mod:`melodyrnn.models.checkpoint`), an n-gram folder
   (:mod:`melodyrnn.models.ngram_net`) or a magenta.js MusicRNN checkpoint folder
   (``weights_manifest.json``, :mod:`melodyrnn.models.magenta_js`);
-* ``markov:PATH``, the older spelling of an n-gram folder.
+* ``markov:PATH``, the older spelling of an n-gram folder;
+* Magenta's own models (issue 13, :mod:`melodyrnn.models.mag_bundle`): a ``.mag`` generator
+  bundle, a TensorFlow checkpoint (``model.ckpt-N`` prefix or its ``.index``, a V1 file) or a
+  folder with TensorFlow's ``checkpoint`` file (a ``melody_rnn_train`` run folder).
 
 :func:`load_network` reads any of them into ``(network, config, metadata)``, where the network
 speaks :class:`~melodyrnn.models.rnn.EventRNN`'s protocol; :func:`save_network` writes one back
@@ -78,6 +81,11 @@ def load_network(name_or_path: str | os.PathLike | None = None):
     text = "" if name_or_path is None else os.fspath(name_or_path)
     if text.startswith(MARKOV_PREFIX):
         return load_ngram_model(text[len(MARKOV_PREFIX) :])
+    # issue 13: Magenta .mag bundles and TensorFlow checkpoints
+    from melodyrnn.models.mag_bundle import is_magenta_model, load_magenta_model
+
+    if text.strip() and is_magenta_model(text):
+        return load_magenta_model(text)
     path = resolve_model_path(name_or_path)
     if (path / "weights_manifest.json").is_file():
         from melodyrnn.models.magenta_js import load_magenta_js_checkpoint, magenta_js_to_config
