@@ -136,6 +136,27 @@ def _add_continue(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--key", help="only notes of this key's scale, e.g. D, F#, Bb")
     p.add_argument("--scale", help="scale for --key: major, minor, harmonic_minor, dorian, ...")
+    p.add_argument(
+        "--range",
+        dest="pitch_range",
+        metavar="LO-HI",
+        help="lowest-highest MIDI pitch of the continuation, e.g. 55-84 (default: the "
+        "primer's register widened by 5 semitones, inside 21-108; 0-127 lifts it)",
+    )
+    p.add_argument(
+        "--key-finding",
+        choices=["profile", "magenta"],
+        default="profile",
+        help="how the primer's key is found: profile (its key signature when the notes agree, "
+        "else a key profile) or magenta (Magenta's estimate, for parity) (profile)",
+    )
+    p.add_argument(
+        "--ending",
+        choices=["free", "bar", "tonic"],
+        default="free",
+        help="free (the model decides), bar (end on a bar line) or tonic (end on the key's "
+        "tonic, on a bar line) (free)",
+    )
     p.add_argument("--chords", help='a chord progression for chord models, e.g. "C G Am F"')
     p.add_argument(
         "--track", default="auto", help="melody track: its name, its index, or auto (auto)"
@@ -165,7 +186,27 @@ def _sampling_options(args):
         steps_per_iteration=args.steps_per_iteration,
         key=args.key,
         scale=args.scale,
+        pitch_range=_parse_range(args.pitch_range),
     )
+
+
+def _steps(primer, steps: int) -> int:
+    """The continuation length after rounding up to the next bar line."""
+    from melodyrnn.generation.shaping import ending_steps
+
+    return ending_steps(primer.end_step, steps, primer.steps_per_bar, "bar")
+
+
+def _parse_range(text: str | None) -> tuple[int, int] | None:
+    """``--range LO-HI`` as a pair of ints (SamplingOptions checks the bounds)."""
+    if text is None:
+        return None
+    from melodyrnn.errors import GenerationError
+
+    low, sep, high = text.strip().partition("-")
+    if not sep or not low.strip().isdigit() or not high.strip().isdigit():
+        raise GenerationError(f"--range must be LO-HI in MIDI pitches, e.g. 55-84, got {text!r}")
+    return int(low), int(high)
 
 
 def _parse_chords(text: str | None) -> list[str] | None:
@@ -216,7 +257,11 @@ def _run_continue(args) -> int:
         options,
         exclude_primer=args.exclude_primer,
         chord_progression=chords,
+        key_finding=args.key_finding,
+        ending=args.ending,
     )
+    if args.ending != "free":
+        steps = _steps(primer, steps)
     start = primer.continuation_start
     prepare_output_dir(out_dir)
     for path, ns in zip(paths, outputs):
