@@ -478,6 +478,31 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=64, help="steps generated per primer (64)")
     p.add_argument("--temperature", type=float, default=1.0, help="for generation (1.0)")
     p.add_argument("--seed", type=int, default=0, help="seed (0)")
+    p.add_argument(
+        "--continuations",
+        action="store_true",
+        help="instead: continue --num held-out melodies cut in half and compare key, register, "
+        "rhythm, motif reuse, copying and endings with the real second halves",
+    )
+    p.add_argument(
+        "--key-finding",
+        choices=["profile", "magenta"],
+        default="profile",
+        help="with --continuations: how primers are fitted (profile)",
+    )
+    p.add_argument(
+        "--ending",
+        choices=["free", "bar", "tonic"],
+        default="free",
+        help="with --continuations: the ending rule (free)",
+    )
+    p.add_argument("--top-p", type=float, help="with --continuations: nucleus sampling")
+    p.add_argument(
+        "--range",
+        dest="pitch_range",
+        metavar="LO-HI",
+        help="with --continuations: a fixed pitch range (0-127: no register rule)",
+    )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -486,6 +511,8 @@ def _run_evaluate(args) -> int:
     from melodyrnn.training.evaluate import evaluate_models, format_evaluation
 
     baseline = None if args.baseline.lower() == "none" else args.baseline
+    if args.continuations:
+        return _evaluate_continuations(args, baseline)
     result = evaluate_models(
         args.model or [None],
         args.data,
@@ -499,6 +526,36 @@ def _run_evaluate(args) -> int:
         _print_json(result)
     else:
         print(format_evaluation(result))
+    return 0
+
+
+def _evaluate_continuations(args, baseline) -> int:
+    from melodyrnn.generation.music_rnn import load_model
+    from melodyrnn.training.continuations import evaluate_continuations, format_continuations
+    from melodyrnn.training.evaluate import baseline_model, load_eval_melodies
+
+    columns = []
+    for spec in args.model or [None]:
+        model = load_model(spec)
+        columns.append((str(spec) if spec else "default", model))
+    ngram, _ = baseline_model(baseline, args.data, range(1, 12))
+    if ngram is not None:
+        columns.append(("n-gram", ngram))
+    result = evaluate_continuations(
+        columns,
+        load_eval_melodies(args.data, columns[0][1]),
+        num=args.num,
+        temperature=args.temperature or None,
+        seed=args.seed,
+        key_finding=args.key_finding,
+        ending=args.ending,
+        top_p=args.top_p,
+        pitch_range=_parse_range(args.pitch_range),
+    )
+    if args.json:
+        _print_json(result)
+    else:
+        print(format_continuations(result))
     return 0
 
 

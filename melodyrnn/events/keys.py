@@ -72,7 +72,7 @@ PROFILES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 DEFAULT_PROFILE = "albrecht_shanahan"
 SIGNATURE_AGREEMENT = 0.9  # share of the weight inside the signature's scale
 SIGNATURE_MARGIN = 0.15  # how far (in correlation) a believed signature may trail the best
-COLLECTION_TIE = 0.03  # share within which the estimated key's own scale wins
+COLLECTION_TIE = 0.01  # share within which the estimated key's own scale wins (ties)
 
 
 @dataclass(frozen=True)
