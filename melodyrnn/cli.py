@@ -137,26 +137,20 @@ def _add_continue(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key", help="only notes of this key's scale, e.g. D, F#, Bb")
     p.add_argument("--scale", help="scale for --key: major, minor, harmonic_minor, dorian, ...")
     p.add_argument(
-        "--range",
-        dest="pitch_range",
-        metavar="LO-HI",
-        help="lowest-highest MIDI pitch of the continuation, e.g. 55-84 (default: the "
-        "primer's register widened by 5 semitones, inside 21-108; 0-127 lifts it)",
-    )
+        "--range", dest="pitch_range", metavar="LO-HI",
+        help="MIDI pitches the continuation may use, e.g. 55-84 (default: the primer's "
+        "register +-5 semitones, inside 21-108; 0-127 lifts it)",
+    )  # fmt: skip
     p.add_argument(
-        "--key-finding",
-        choices=["profile", "magenta"],
-        default="profile",
-        help="how the primer's key is found: profile (its key signature when the notes agree, "
-        "else a key profile) or magenta (Magenta's estimate, for parity) (profile)",
-    )
+        "--key-finding", choices=["profile", "magenta"], default="profile",
+        help="profile: the key signature when the notes agree, else a key profile; "
+        "magenta: Magenta's estimate, for parity (profile)",
+    )  # fmt: skip
     p.add_argument(
-        "--ending",
-        choices=["free", "bar", "tonic"],
-        default="free",
+        "--ending", choices=["free", "bar", "tonic"], default="free",
         help="free (the model decides), bar (end on a bar line) or tonic (end on the key's "
         "tonic, on a bar line) (free)",
-    )
+    )  # fmt: skip
     p.add_argument("--chords", help='a chord progression for chord models, e.g. "C G Am F"')
     p.add_argument(
         "--track", default="auto", help="melody track: its name, its index, or auto (auto)"
@@ -190,13 +184,6 @@ def _sampling_options(args):
     )
 
 
-def _steps(primer, steps: int) -> int:
-    """The continuation length after rounding up to the next bar line."""
-    from melodyrnn.generation.shaping import ending_steps
-
-    return ending_steps(primer.end_step, steps, primer.steps_per_bar, "bar")
-
-
 def _parse_range(text: str | None) -> tuple[int, int] | None:
     """``--range LO-HI`` as a pair of ints (SamplingOptions checks the bounds)."""
     if text is None:
@@ -228,6 +215,7 @@ def _run_continue(args) -> int:
     from melodyrnn.files import check_output_file, prepare_output_dir
     from melodyrnn.generation.music_rnn import load_model
     from melodyrnn.generation.primer import continue_merged, prepare_primer
+    from melodyrnn.generation.shaping import ending_steps
     from melodyrnn.io.midi import midi_to_sequence, sequence_to_midi_file
 
     options = _sampling_options(args)
@@ -260,8 +248,7 @@ def _run_continue(args) -> int:
         key_finding=args.key_finding,
         ending=args.ending,
     )
-    if args.ending != "free":
-        steps = _steps(primer, steps)
+    steps = ending_steps(primer.end_step, steps, primer.steps_per_bar, args.ending)
     start = primer.continuation_start
     prepare_output_dir(out_dir)
     for path, ns in zip(paths, outputs):
@@ -481,28 +468,13 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--continuations",
         action="store_true",
-        help="instead: continue --num held-out melodies cut in half and compare key, register, "
-        "rhythm, motif reuse, copying and endings with the real second halves",
+        help="instead: continue --num held-out melodies cut in half and compare them with the "
+        "real second halves; --key-finding, --ending, --top-p and --range as for continue",
     )
-    p.add_argument(
-        "--key-finding",
-        choices=["profile", "magenta"],
-        default="profile",
-        help="with --continuations: how primers are fitted (profile)",
-    )
-    p.add_argument(
-        "--ending",
-        choices=["free", "bar", "tonic"],
-        default="free",
-        help="with --continuations: the ending rule (free)",
-    )
-    p.add_argument("--top-p", type=float, help="with --continuations: nucleus sampling")
-    p.add_argument(
-        "--range",
-        dest="pitch_range",
-        metavar="LO-HI",
-        help="with --continuations: a fixed pitch range (0-127: no register rule)",
-    )
+    p.add_argument("--key-finding", choices=["profile", "magenta"], default="profile")
+    p.add_argument("--ending", choices=["free", "bar", "tonic"], default="free")
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--range", dest="pitch_range", metavar="LO-HI")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -530,20 +502,12 @@ def _run_evaluate(args) -> int:
 
 
 def _evaluate_continuations(args, baseline) -> int:
-    from melodyrnn.generation.music_rnn import load_model
-    from melodyrnn.training.continuations import evaluate_continuations, format_continuations
-    from melodyrnn.training.evaluate import baseline_model, load_eval_melodies
+    from melodyrnn.training.continuations import continuation_report, format_continuations
 
-    columns = []
-    for spec in args.model or [None]:
-        model = load_model(spec)
-        columns.append((str(spec) if spec else "default", model))
-    ngram, _ = baseline_model(baseline, args.data, range(1, 12))
-    if ngram is not None:
-        columns.append(("n-gram", ngram))
-    result = evaluate_continuations(
-        columns,
-        load_eval_melodies(args.data, columns[0][1]),
+    result = continuation_report(
+        args.model or [None],
+        args.data,
+        baseline,
         num=args.num,
         temperature=args.temperature or None,
         seed=args.seed,
@@ -552,10 +516,7 @@ def _evaluate_continuations(args, baseline) -> int:
         top_p=args.top_p,
         pitch_range=_parse_range(args.pitch_range),
     )
-    if args.json:
-        _print_json(result)
-    else:
-        print(format_continuations(result))
+    _print_json(result) if args.json else print(format_continuations(result))
     return 0
 
 

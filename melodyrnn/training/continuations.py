@@ -36,6 +36,7 @@ from melodyrnn.sequence import NoteSequence, TempoMap
 __all__ = [
     "METRICS",
     "continuation_metrics",
+    "continuation_report",
     "evaluate_continuations",
     "format_continuations",
     "interval_figures",
@@ -214,6 +215,21 @@ def evaluate_continuations(
             "pitch_range": pitch_range,
         },
     }
+
+
+def continuation_report(models, data, baseline="markov", **options) -> dict:
+    """:func:`evaluate_continuations` for model specs (None: the shipped model) and the n-gram
+    baseline (as :func:`~melodyrnn.training.evaluate.evaluate_models` takes them) on ``data``'s
+    held-out melodies; ``options`` go to :func:`evaluate_continuations`."""
+    from melodyrnn.generation.music_rnn import load_model
+    from melodyrnn.training.evaluate import baseline_model, load_eval_melodies
+
+    columns = [(str(spec) if spec else "default", load_model(spec)) for spec in models]
+    ngram, _ = baseline_model(baseline, data, range(1, 12))
+    if ngram is not None:
+        columns.append(("n-gram", ngram))
+    melodies = load_eval_melodies(data, columns[0][1])
+    return evaluate_continuations(columns, melodies, **options)
 
 
 def format_continuations(result: dict) -> str:
