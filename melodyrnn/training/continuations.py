@@ -6,8 +6,8 @@ the real second half is the human answer. Each model (through the real-file laye
 and the n-gram continue every primer for as many steps as the real half has, and the same
 figures are computed for all of them and for the real second halves:
 
-* ``in_scale``: share of the continuation's notes in the tune's scale (the seven notes of the
-  key :func:`~melodyrnn.events.keys.estimate_melody_key` finds in the whole real melody);
+* ``in_scale``: share of the continuation's notes in the primer's scale (the seven notes of
+  the key :func:`~melodyrnn.events.keys.estimate_melody_key` finds in the primer);
 * ``register``: share of its notes inside the primer's lowest..highest pitch ± the register
   margin (:data:`~melodyrnn.generation.shaping.REGISTER_MARGIN`);
 * ``onset_l1``: L1 distance between the onset-in-bar histograms (each summing to 1) of the
@@ -16,7 +16,7 @@ figures are computed for all of them and for the real second halves:
   intervals, so transposed repeats count) that occur in the primer;
 * ``copy_share``: the longest run of steps copied verbatim from the primer, over the
   continuation's length;
-* ``tonic_end``: share of continuations whose last note is the tune's tonic.
+* ``tonic_end``: share of continuations whose last note is the tonic of that key.
 
 :func:`continuation_metrics` computes them for one continuation; :func:`evaluate_continuations`
 runs the comparison and :func:`format_continuations` prints the table.
@@ -47,12 +47,12 @@ __all__ = [
 ]
 
 METRICS = {
-    "in_scale": "notes in the tune's scale",
+    "in_scale": "notes in the primer's scale",
     "register": "notes in primer register +-5",
     "onset_l1": "onset-in-bar L1 to primer",
     "motif_reuse": "primer 4-note figures reused",
     "copy_share": "verbatim copy share",
-    "tonic_end": "ends on the tonic",
+    "tonic_end": "ends on the primer's tonic",
 }
 
 
@@ -186,7 +186,7 @@ def evaluate_continuations(
     for i in order:
         melody = np.asarray(usable[i], dtype=np.int64)
         primer, real = split_in_half(melody)
-        key = estimate_melody_key(melody)
+        key = estimate_melody_key(primer)
         cases.append((primer, real, key))
     table = {"real": _mean([continuation_metrics(p, r, k.scale_pitch_classes, k.tonic)
                             for p, r, k in cases])}  # fmt: skip
