@@ -104,10 +104,11 @@ def main(argv: list[str]) -> int:
         for name, weights in SETTINGS.items():
             exact = tonic_ok = coll_ok = n_mm = 0
             for (tonic, word, collection), pitches, starts, ends, primer in cases:
+                onsets = np.bincount(pitches % 12, minlength=12)
                 hist = pitch_class_weights(pitches, starts, ends, primer.steps_per_bar,
                                            primer.beat_steps,
                                            weights)  # fmt: skip
-                est = estimate_key(hist, None, profile)
+                est = estimate_key(hist, None, profile, onsets)
                 tonic_ok += est.tonic == tonic
                 coll_ok += est.collection == collection
                 if word in ("maj", "m"):
@@ -137,7 +138,8 @@ def classical(voices: list[dict]) -> None:
                 hist = pitch_class_weights(
                     notes[:, 0].astype(int), starts, ends, bar, beat, weights
                 )
-                est = estimate_key(hist, None, profile)
+                onsets = np.bincount(notes[:, 0].astype(int) % 12, minlength=12)
+                est = estimate_key(hist, None, profile, onsets)
                 ok += est.collection == (7 * v["sharps"]) % 12
             row.append(f"{name}: {ok / len(voices):.1%}")
         print(f"{profile:<19}" + "  ".join(row))
