@@ -34,6 +34,12 @@ class MelodyRNNError(Exception):
         """The message with each parameter spelled as ``spellings`` says (else the library's)."""
         return spell(self.template, self.parameters, spellings, self.library_spellings)
 
+    def with_prefix(self, prefix: str) -> MelodyRNNError:
+        """The same error (same class, parameters and attributes) with ``prefix`` before it."""
+        error = _restore(type(self), prefix + self.template, self.parameters, dict(self.__dict__))
+        error.template = prefix + self.template
+        return error
+
     def __reduce__(self):  # keep template and parameters across processes (dataset workers)
         return (_restore, (type(self), self.template, self.parameters, dict(self.__dict__)))
 

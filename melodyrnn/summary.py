@@ -1,4 +1,8 @@
-"""A readable summary of a NoteSequence (what ``melodyrnn inspect`` prints)."""
+"""A readable summary of a NoteSequence (what ``melodyrnn inspect`` prints).
+
+It includes the melody's estimated key (:meth:`melodyrnn.generation.primer.Primer.key`) next to
+the file's own key signatures, so a user sees which key a continuation will keep.
+"""
 
 from __future__ import annotations
 
@@ -66,8 +70,26 @@ def summarize(ns: NoteSequence) -> dict:
         "key_signatures": [
             {"time": round(k.time, 6), "key": key_name(k.key, k.mode)} for k in ns.key_signatures
         ],
+        "estimated_key": estimated_key(ns),
         "control_changes": len(ns.control_changes),
         "pitch_bends": len(ns.pitch_bends),
+    }
+
+
+def estimated_key(ns: NoteSequence) -> dict | None:
+    """The key continuations keep: ``{"key", "source", "score", "track", "magenta"}`` for the
+    melody track a continuation would use, or None when the file has no melody to read."""
+    from melodyrnn.errors import MelodyRNNError
+    from melodyrnn.generation.primer import prepare_primer
+
+    try:
+        primer = prepare_primer(ns)
+    except MelodyRNNError:
+        return None
+    return {
+        **primer.key().to_dict(),
+        "track": primer.instrument,
+        "magenta": primer.key("magenta").name,
     }
 
 
@@ -87,6 +109,13 @@ def format_summary(summary: dict) -> str:
     lines.append(f"meter:     {sigs or 'none (4/4 assumed)'}")
     keys = ", ".join(f"{k['key']} at {k['time']:.2f} s" for k in summary["key_signatures"])
     lines.append(f"keys:      {keys or 'none'}")
+    est = summary.get("estimated_key")
+    if est:
+        why = "the file's key signature" if est["source"] == "signature" else "a key profile"
+        lines.append(
+            f"estimated: {est['key']} (track [{est['track']}], from {why}; "
+            f"Magenta's estimate: {est['magenta']})"
+        )
     lines.append(
         f"controls:  {summary['control_changes']} control changes, "
         f"{summary['pitch_bends']} pitch bends"

@@ -6,7 +6,8 @@ is a list of ``(pitch name, start beat, duration in beats)``; a beat is a quarte
 
 The files are written with mido, event by event, so the bytes are the same on every run and do
 not depend on melodyrnn's own MIDI writer (the tests read them back as independent input).
-Every file has a conductor part with a track name, a tempo, a time signature and a key
+Every file has a conductor part with a track name, a tempo, a time signature and (but for the
+A-minor sample, written without one on purpose) a key
 signature, then one track per part with a name and a program change.
 
 Usage: python scripts/make_midi_samples.py [OUT_DIR]   (default: midi_samples/ in the repo)
@@ -51,7 +52,7 @@ class Tune:
     title: str
     qpm: float
     meter: tuple[int, int]
-    key: str  # mido key name: 'C', 'Am', 'G', ...
+    key: str | None  # mido key name: 'C', 'Am', 'G', ...; None: no key signature
     parts: list[Part]
     ticks_per_quarter: int = 480
     midi_type: int = 1
@@ -116,6 +117,20 @@ TWINKLE_WIDE = [
     ("C6", 32, 1), ("C6", 33, 1), ("G6", 34, 1), ("G6", 35, 1), ("A6", 36, 1), ("A6", 37, 1),
     ("G6", 38, 2), ("F6", 40, 1), ("F6", 41, 1), ("E6", 42, 1), ("E6", 43, 1), ("D6", 44, 1),
     ("D6", 45, 1), ("C6", 46, 2),
+]  # fmt: skip
+
+# --- (f) an A-minor primer (issue 11): 8 bars of 4/4 at 100 qpm with G# leading tones, ending
+# on A, written without a key signature (a minor key Magenta's estimate reads as C major).
+
+A_MINOR = [
+    ("A4", 0, 1), ("C5", 1, 1), ("E5", 2, 1.5), ("D5", 3.5, 0.5),
+    ("C5", 4, 1), ("B4", 5, 1), ("A4", 6, 2),
+    ("E4", 8, 1), ("A4", 9, 1), ("B4", 10, 1), ("C5", 11, 1),
+    ("B4", 12, 1.5), ("G#4", 13.5, 0.5), ("E4", 14, 2),
+    ("A4", 16, 1), ("C5", 17, 1), ("E5", 18, 1.5), ("F5", 19.5, 0.5),
+    ("E5", 20, 1), ("D5", 21, 1), ("C5", 22, 1), ("B4", 23, 1),
+    ("C5", 24, 1), ("A4", 25, 1), ("B4", 26, 1), ("G#4", 27, 1),
+    ("A4", 28, 4),
 ]  # fmt: skip
 
 # --- (e) several parts: "When the Saints Go Marching In", trumpet + bass + drums, 110 qpm ------
@@ -186,6 +201,10 @@ TUNES = [
             Part("drums", 0, SAINTS_DRUMS, channel=9, velocity=70, accent=100),
         ],
     ),
+    Tune(
+        "a_minor_no_signature.mid", "A minor tune", 100.0, (4, 4), None,
+        [Part("flute", 73, A_MINOR)],
+    ),
 ]  # fmt: skip
 
 # Order of events that share a tick: meta first, note-offs before note-ons.
@@ -238,8 +257,7 @@ def _conductor(tune: Tune) -> list[tuple[int, mido.MetaMessage]]:
         (0, mido.MetaMessage("track_name", name=tune.title)),
         (0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tune.qpm))),
         (0, mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator)),
-        (0, mido.MetaMessage("key_signature", key=tune.key)),
-    ]
+    ] + ([(0, mido.MetaMessage("key_signature", key=tune.key))] if tune.key else [])
 
 
 def _track(events: list[tuple[int, mido.Message]]) -> mido.MidiTrack:

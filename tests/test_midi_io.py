@@ -198,12 +198,14 @@ def test_all_sources_give_the_same_sequence():
 def test_samples_have_what_their_names_promise():
     by_name = {p.name: midi_to_sequence(p) for p in MIDI_SAMPLES}
     assert sorted(by_name) == [
+        "a_minor_no_signature.mid",
         "amazing_grace_3_4.mid",
         "greensleeves_6_8.mid",
         "ode_to_joy.mid",
         "saints_multitrack.mid",
         "twinkle_wide_range.mid",
     ]
+    assert by_name["a_minor_no_signature.mid"].key_signatures == []  # on purpose (issue 11)
     ode = by_name["ode_to_joy.mid"]
     assert ode.tempos == [Tempo(0.0, 120.0)] and len(ode.notes) == 30
     assert quantize_note_sequence(ode).total_quantized_steps == 8 * 16  # 8 bars of 4/4

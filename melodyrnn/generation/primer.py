@@ -4,20 +4,19 @@ Magenta and magenta.js fail on ordinary MIDI files in ways users keep reporting 
 or polyphonic primers, pitches outside 48-83, tempo changes, a forced gap after the primer,
 output as piano at 120 qpm without velocity). This module does what a musician expects:
 
-1. **Track.** The melody is one track: the one named (``track="Lead"`` or its index as
-   ``melodyrnn inspect`` shows it), or ``"auto"``, which scores every non-drum track by
-   ``top-line notes × (1 - share of notes starting together) × register weight × name weight``:
-   register weight 1 when the median pitch lies in 55-84, 0.6 in 48-54 or 85-96, 0.25 elsewhere
-   (bass lines); name weight 1.5 for names with melody/lead/vocal/voice/solo/tune/theme,
-   0.5 for bass/drum/pad/chord/accomp/harmony/string. Polyphony is reduced to the top line at
-   equal onsets (Magenta's generation does the same).
+1. **Track.** The melody is one track, named, numbered or chosen
+   (:func:`~melodyrnn.generation.tracks.choose_melody_track`). Polyphony is reduced to the top
+   line at equal onsets (Magenta's generation does the same).
 2. **Time.** The continuation follows the last time-signature section that holds the melody;
    tempo changes inside it are flattened onto beats (:func:`~melodyrnn.sequence.flatten_tempo`),
    so files with tempo drift work, and the continuation is placed back on the file's own tempo
    map (the last tempo goes on after the end).
-3. **Pitch.** The melody is squashed into the model's range and key exactly as Magenta does
-   (:meth:`~melodyrnn.events.melody.Melody.squash`); the continuation is transposed back by the
-   same amount, so it is in the primer's key and register.
+3. **Pitch.** The melody's key is estimated (:meth:`Primer.key`: its key signature when the
+   notes agree, else a key profile) and the melody is moved so the model sees the key it was
+   trained in, centred in its range (:mod:`melodyrnn.generation.shaping`); with
+   ``key_finding="magenta"`` it is squashed exactly as Magenta does
+   (:meth:`~melodyrnn.events.melody.Melody.squash`). The continuation is transposed back by the
+   same amount and kept in the primer's register; ``ending`` may make it cadence.
 4. **Start.** The continuation starts exactly where the melody track's last note ends (on the
    next 16th step if that note ends between steps): no gap is forced (unlike magenta#2051) and
    nothing overlaps the primer. When the primer's last note sounds up to that point, the first
@@ -39,9 +38,16 @@ import numpy as np
 
 from melodyrnn.constants import DEFAULT_STEPS_PER_QUARTER, MELODY_NOTE_OFF
 from melodyrnn.errors import MelodyRNNError, PrimerError
+from melodyrnn.events.keys import KeyEstimate, estimate_melody_key, magenta_key
 from melodyrnn.events.melody import Melody
-from melodyrnn.generation.music_rnn import load_model
 from melodyrnn.generation.options import SamplingOptions
+from melodyrnn.generation.shaping import (
+    default_register,
+    ending_mask,
+    ending_steps,
+    fit_amount,
+)
+from melodyrnn.generation.tracks import choose_melody_track
 from melodyrnn.limits import check_limit, limit
 from melodyrnn.sequence import (
     InstrumentInfo,
@@ -56,86 +62,6 @@ from melodyrnn.sequence import (
     quantize_note_sequence,
     time_change_points,
 )
-
-_MELODY_WORDS = ("melody", "lead", "vocal", "voice", "solo", "tune", "theme")
-_ACCOMPANIMENT_WORDS = ("bass", "drum", "pad", "chord", "accomp", "harmony", "string")
-
-
-# --- choosing the melody track ----------------------------------------------------------------
-
-
-def _track_names(ns: NoteSequence) -> dict[int, str]:
-    return {info.instrument: info.name for info in ns.instrument_infos}
-
-
-def _describe_tracks(ns: NoteSequence) -> str:
-    names = _track_names(ns)
-    seen: dict[int, bool] = {}
-    for note in ns.notes:
-        seen[note.instrument] = seen.get(note.instrument, False) or note.is_drum
-    parts = [
-        f"[{i}] {names.get(i) or '(unnamed)'}{' (drums)' if drums else ''}"
-        for i, drums in sorted(seen.items())
-    ]
-    return ", ".join(parts) or "none"
-
-
-def track_score(notes: list[Note], name: str = "") -> float:
-    """How likely a track is the melody (module docstring, step 1)."""
-    if not notes:
-        return 0.0
-    onsets: dict[float, int] = {}
-    for n in notes:
-        onsets[n.start_time] = onsets.get(n.start_time, 0) + 1
-    top_line = len(onsets)
-    shared = sum(c for c in onsets.values() if c > 1) / len(notes)
-    median = float(np.median([n.pitch for n in notes]))
-    if 55 <= median <= 84:
-        register = 1.0
-    elif 48 <= median <= 96:
-        register = 0.6
-    else:
-        register = 0.25
-    lowered = name.lower()
-    weight = 1.0
-    if any(w in lowered for w in _MELODY_WORDS):
-        weight = 1.5
-    elif any(w in lowered for w in _ACCOMPANIMENT_WORDS):
-        weight = 0.5
-    return top_line * (1.0 - shared) * register * weight
-
-
-def choose_melody_track(ns: NoteSequence, track: str | int = "auto") -> int:
-    """The instrument index of the melody: named, numbered, or chosen by :func:`track_score`."""
-    names = _track_names(ns)
-    pitched: dict[int, list[Note]] = {}
-    for note in ns.notes:
-        if not note.is_drum:
-            pitched.setdefault(note.instrument, []).append(note)
-    where = ns.filename or "the primer"
-    if not pitched:
-        if ns.notes:
-            raise PrimerError(
-                f"{where} has only drum notes; melody models continue melodies: use a drum "
-                "model (e.g. a drum_kit_rnn checkpoint as {model})",
-                parameters=("model",),
-            )
-        raise PrimerError(f"{where} has no notes to continue")
-    if track in (None, "auto"):
-        return max(sorted(pitched), key=lambda i: track_score(pitched[i], names.get(i, "")))
-    text = str(track).strip()
-    if text.lstrip("-").isdigit():
-        index = int(text)
-        if index in pitched:
-            return index
-    else:
-        matches = [i for i in pitched if names.get(i, "").strip().lower() == text.lower()]
-        if matches:
-            return matches[0]
-    raise PrimerError(
-        f"{where} has no melodic track {track!r}; its tracks are: {_describe_tracks(ns)}"
-    )
-
 
 # --- the primer ----------------------------------------------------------------------------
 
@@ -153,6 +79,34 @@ class Primer:
     steps_per_bar: int
     melody: Melody  # the melody of the section, original pitches, steps of the section
     end_step: int  # the step (of the section) where the continuation starts
+    beat_steps: int = DEFAULT_STEPS_PER_QUARTER  # steps per beat (6 in 6/8, 9/8, 12/8)
+    key_signature: KeySignature | None = None  # the file's, in force where the melody ends
+
+    def key(self, key_finding: str = "profile") -> KeyEstimate:
+        """The melody's key: :func:`~melodyrnn.events.keys.estimate_melody_key` ("profile",
+        the file's signature believed when the notes agree) or Magenta's squash estimate
+        ("magenta")."""
+        if key_finding == "magenta":
+            return magenta_key(self.events)
+        if key_finding != "profile":
+            raise PrimerError(
+                f"{{key_finding}} must be 'profile' or 'magenta', got {key_finding!r}",
+                parameters=("key_finding",),
+            )
+        sig = self.key_signature
+        return estimate_melody_key(
+            self.events,
+            self.steps_per_bar,
+            self.beat_steps,
+            None if sig is None else (sig.key, sig.mode),
+            start_step=self.melody.start_step,
+        )
+
+    @property
+    def register(self) -> tuple[int, int]:
+        """Lowest and highest pitch of the melody."""
+        pitches = [int(e) for e in self.events if e >= 0]
+        return min(pitches), max(pitches)
 
     @property
     def events(self) -> np.ndarray:
@@ -260,6 +214,12 @@ def prepare_primer(
     melody.set_length(end_step - melody.start_step)
     velocities = [n.velocity for n in notes]
     programs = [n.program for n in notes]
+    meter = _latest(source.time_signatures, last_onset)
+    beat_steps = DEFAULT_STEPS_PER_QUARTER
+    if meter is not None and meter.denominator in (2, 4, 8, 16):
+        compound = meter.denominator == 8 and meter.numerator % 3 == 0 and meter.numerator > 3
+        beat_steps = 6 if compound else 16 // meter.denominator
+    key_signature = _latest(source.key_signatures, last_onset)
     return Primer(
         source=source,
         instrument=instrument,
@@ -270,6 +230,8 @@ def prepare_primer(
         steps_per_bar=steps_per_bar,
         melody=melody,
         end_step=end_step,
+        beat_steps=beat_steps,
+        key_signature=key_signature,
     )
 
 
@@ -308,11 +270,19 @@ def continue_primer(
     options: SamplingOptions | None = None,
     *,
     chord_progression: list[str] | None = None,
+    key_finding: str = "profile",
+    ending: str = "free",
 ) -> list[np.ndarray]:
-    """Continuation events in the primer's pitches, one array of ``steps`` per output.
+    """Continuation events in the primer's pitches, one array per output.
 
     ``options`` (default :class:`SamplingOptions`) may constrain pitches in the primer's own
-    key and register; they are moved into the model's space with the primer.
+    key and register; they are moved into the model's space with the primer. Without a
+    ``pitch_range`` the continuation keeps the primer's register
+    (:func:`~melodyrnn.generation.shaping.default_register`; ``(0, 127)`` lifts it).
+    ``key_finding``: "profile" (:meth:`Primer.key`, the default) or "magenta" (Magenta's
+    squash, today's outputs byte for byte). ``ending``: "free", "bar" or "tonic"
+    (:mod:`melodyrnn.generation.shaping`); with "bar"/"tonic" the arrays are longer than
+    ``steps`` by what reaches the next bar line.
     """
     options = options or SamplingOptions()
     if int(steps) < 1:
@@ -320,16 +290,39 @@ def continue_primer(
             f"the continuation needs at least 1 step, got {steps}", parameters=("steps",)
         )
     min_note, max_note, to_key = _model_fit(model)
+    key = primer.key(key_finding)
+    steps = ending_steps(primer.end_step, int(steps), primer.steps_per_bar, ending)
+    if options.pitch_range is None:
+        options = options.replace(pitch_range=default_register(*primer.register))
     fitted = primer.melody.copy()
-    amount = fitted.squash(min_note, max_note, to_key)
+    if key_finding == "magenta":
+        amount = fitted.squash(min_note, max_note, to_key)
+    else:
+        amount = fit_amount(fitted.to_array(), min_note, max_note, to_key, key.collection)
+        fitted.transpose(amount, min_note, max_note)
     events = fitted.to_array()
+    allowed = _model_space(options.allowed_pitches(), amount)
+    forbid_hold_at = len(events) if _sounding_at_end(events) else None
+    base = model.family.pitch_mask(allowed, forbid_hold_at)
+    mask = ending_mask(
+        base,
+        model.encoder,
+        ending=ending,
+        primer_steps=len(events),
+        end_step=primer.end_step,
+        total_steps=steps,
+        steps_per_bar=primer.steps_per_bar,
+        beat_steps=primer.beat_steps,
+        tonic=(key.tonic + amount) % 12,
+        allowed=allowed,
+        model_range=model.pitch_range,
+    )
     result = model.continue_events(
         events,
-        int(steps),
+        steps,
         options.without_pitch_constraints(),
         chord_progression=chord_progression,
-        allowed_pitches=_model_space(options.allowed_pitches(), amount),
-        forbid_hold_at=len(events) if _sounding_at_end(events) else None,
+        mask=mask,
     )
     outputs = []
     for row in result.events:
@@ -443,10 +436,20 @@ def continue_merged(
     *,
     exclude_primer: bool = False,
     chord_progression: list[str] | None = None,
+    key_finding: str = "profile",
+    ending: str = "free",
 ) -> list[NoteSequence]:
     """:func:`continue_primer` then :func:`merge_continuation`: one NoteSequence per output."""
+    from melodyrnn.generation.music_rnn import load_model  # torch: not for ``inspect``
+
     rows = continue_primer(
-        primer, load_model(model), steps, options, chord_progression=chord_progression
+        primer,
+        load_model(model),
+        steps,
+        options,
+        chord_progression=chord_progression,
+        key_finding=key_finding,
+        ending=ending,
     )
     return [merge_continuation(primer, row, exclude_primer=exclude_primer) for row in rows]
 
@@ -464,13 +467,18 @@ def continue_midi(
     exclude_primer: bool = False,
     primer_bars: int | None = None,
     chord_progression: list[str] | None = None,
+    key_finding: str = "profile",
+    ending: str = "free",
 ) -> list[NoteSequence]:
     """Continue a real MIDI phrase: ``options.num_outputs`` variations as NoteSequences.
 
     ``primer`` is a path, MIDI bytes, a ``mido.MidiFile``/``pretty_midi.PrettyMIDI`` or an
     unquantized NoteSequence; ``options`` a :class:`SamplingOptions` (default: one output at
     temperature 1.0); ``model`` None (the shipped default), a shipped model's name, a folder
-    or a loaded :class:`~melodyrnn.generation.music_rnn.MusicRNN`. Returns a list, one
+    or a loaded :class:`~melodyrnn.generation.music_rnn.MusicRNN`; ``key_finding`` and
+    ``ending`` as in :func:`continue_primer` (the continuation keeps the primer's key and
+    register unless ``key_finding="magenta"`` / ``options.pitch_range`` say otherwise).
+    Returns a list, one
     NoteSequence per variation (module docstring, step 5); write them with
     :func:`melodyrnn.io.midi.sequence_to_midi_file`.
     """
@@ -488,4 +496,6 @@ def continue_midi(
         options,
         exclude_primer=exclude_primer,
         chord_progression=chord_progression,
+        key_finding=key_finding,
+        ending=ending,
     )

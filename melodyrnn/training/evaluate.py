@@ -408,7 +408,7 @@ def _model_name(spec, model, taken: set) -> str:
     return name
 
 
-def _baseline_model(baseline, data, orders):
+def baseline_model(baseline, data, orders):
     """(model, order table) of the n-gram baseline, or (None, None)."""
     from melodyrnn.generation.music_rnn import MusicRNN
     from melodyrnn.models.ngram_net import load_ngram_model
@@ -464,7 +464,7 @@ def evaluate_models(
     for spec in specs:
         model = load_model(spec)
         columns.append((_model_name(spec, model, taken), model))
-    ngram, table = _baseline_model(baseline, data, orders)
+    ngram, table = baseline_model(baseline, data, orders)
     if ngram is not None:
         columns.append(("n-gram" if "n-gram" not in taken else "n-gram baseline", ngram))
 

@@ -1,0 +1,7 @@
+"""``python -m melodyrnn.cli``."""
+
+import sys
+
+from melodyrnn.cli import main
+
+sys.exit(main())

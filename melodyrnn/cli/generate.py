@@ -1,0 +1,152 @@
+"""The continue verb: a MIDI file's melody continued by a model."""
+
+from __future__ import annotations
+
+import argparse
+
+from melodyrnn.cli.verbs import parse_chords, parse_range, print_rendered, verb
+
+# --- continue -----------------------------------------------------------------------------
+
+
+def _add_continue(p: argparse.ArgumentParser) -> None:
+    p.add_argument("primer", help="the MIDI file to continue")
+    p.add_argument("-o", "--output-dir", default="generated", help="folder for the results")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="a shipped model's name, a checkpoint folder (ours or magenta.js), a Magenta "
+        ".mag bundle or TF checkpoint, or markov:PATH for the n-gram baseline (default: the "
+        "shipped model)",
+    )
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, help="continuation length in 16th steps (64)")
+    length.add_argument("--bars", type=float, help="continuation length in bars of the primer")
+    p.add_argument("--num-outputs", type=int, default=1, help="variations to write (1)")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="sampling temperature; 0 picks the most likely event each step (1.0)",
+    )
+    p.add_argument("--seed", type=int, help="random seed (printed when not given)")
+    p.add_argument("--top-k", type=int, help="sample among the k most likely events")
+    p.add_argument("--top-p", type=float, help="sample from the nucleus of probability p")
+    p.add_argument("--beam-size", type=int, default=1, help="Magenta beam search: beams")
+    p.add_argument("--branch-factor", type=int, default=1, help="beam search: branches per beam")
+    p.add_argument(
+        "--steps-per-iteration", type=int, default=1, help="beam search: steps per iteration"
+    )
+    p.add_argument("--key", help="only notes of this key's scale, e.g. D, F#, Bb")
+    p.add_argument("--scale", help="scale for --key: major, minor, harmonic_minor, dorian, ...")
+    p.add_argument(
+        "--range", dest="pitch_range", metavar="LO-HI",
+        help="MIDI pitches the continuation may use, e.g. 55-84 (default: the primer's "
+        "register +-5 semitones, inside 21-108; 0-127 lifts it)",
+    )  # fmt: skip
+    p.add_argument(
+        "--key-finding", choices=["profile", "magenta"], default="profile",
+        help="profile: the key signature when the notes agree, else a key profile; "
+        "magenta: Magenta's estimate, for parity (profile)",
+    )  # fmt: skip
+    p.add_argument(
+        "--ending", choices=["free", "bar", "tonic"], default="free",
+        help="free (the model decides), bar (end on a bar line) or tonic (end on the key's "
+        "tonic, on a bar line) (free)",
+    )  # fmt: skip
+    p.add_argument("--chords", help='a chord progression for chord models, e.g. "C G Am F"')
+    p.add_argument(
+        "--track", default="auto", help="melody track: its name, its index, or auto (auto)"
+    )
+    p.add_argument("--primer-bars", type=int, help="continue from the last N bars only")
+    p.add_argument("--exclude-primer", action="store_true", help="write the continuation alone")
+    p.add_argument("--png", action="store_true", help="also draw a piano roll of each output")
+    p.add_argument("--wav", action="store_true", help="also render audio of each output")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+
+def _sampling_options(args):
+    """The ``continue`` flags as the library's SamplingOptions (it validates them)."""
+    from melodyrnn.errors import GenerationError
+    from melodyrnn.generation.options import SamplingOptions
+
+    if args.scale and not args.key:
+        raise GenerationError("--scale needs --key (the tonic), e.g. --key A --scale minor")
+    return SamplingOptions(
+        temperature=args.temperature,
+        seed=args.seed,
+        num_outputs=args.num_outputs,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        beam_size=args.beam_size,
+        branch_factor=args.branch_factor,
+        steps_per_iteration=args.steps_per_iteration,
+        key=args.key,
+        scale=args.scale,
+        pitch_range=parse_range(args.pitch_range),
+    )
+
+
+@verb("continue", _add_continue, "continue a MIDI file's melody with a model")
+def _run_continue(args) -> int:
+    import random
+    from pathlib import Path
+
+    from melodyrnn.files import check_output_file, prepare_output_dir
+    from melodyrnn.generation.music_rnn import load_model
+    from melodyrnn.generation.primer import continue_merged, prepare_primer
+    from melodyrnn.generation.shaping import ending_steps
+    from melodyrnn.io.midi import midi_to_sequence, sequence_to_midi_file
+
+    options = _sampling_options(args)
+    chords = parse_chords(args.chords)
+    source = midi_to_sequence(args.primer)
+    primer = prepare_primer(source, track=args.track, primer_bars=args.primer_bars)
+    steps = primer.continuation_steps(args.steps, args.bars)
+
+    out_dir = Path(args.output_dir)
+    stem = Path(args.primer).stem
+    suffix = "continuation" if args.exclude_primer else "continued"
+    paths = [out_dir / f"{stem}_{suffix}_{k}.mid" for k in range(1, options.num_outputs + 1)]
+    extras = [".png"] * args.png + [".wav"] * args.wav
+    prepare_output_dir(out_dir, create=False)
+    for path in paths:
+        for candidate in [path, *(path.with_suffix(e) for e in extras)]:
+            check_output_file(candidate, force=args.force)
+
+    model = load_model(args.model)
+    if options.seed is None and options.sampling:
+        options = options.replace(seed=random.SystemRandom().randrange(2**31))
+        print(f"seed {options.seed} (pass --seed {options.seed} to get the same results again)")
+    outputs = continue_merged(
+        primer,
+        model,
+        steps,
+        options,
+        exclude_primer=args.exclude_primer,
+        chord_progression=chords,
+        key_finding=args.key_finding,
+        ending=args.ending,
+    )
+    steps = ending_steps(primer.end_step, steps, primer.steps_per_bar, args.ending)
+    start = primer.continuation_start
+    prepare_output_dir(out_dir)
+    for path, ns in zip(paths, outputs):
+        sequence_to_midi_file(ns, path)
+        added = len(ns.notes) - (0 if args.exclude_primer else len(source.notes))
+        where = "" if args.exclude_primer else f", from {start:.2f} s"
+        print(f"wrote {path} ({steps} steps, {added} new notes{where})")
+        if extras:
+            from melodyrnn.render.files import render_sequence
+
+            rendered = render_sequence(  # from memory: the MIDI just written is not read back
+                ns,
+                path.with_suffix(""),
+                png=args.png,
+                wav=args.wav,
+                title=path.name,
+                continuation_start=None if args.exclude_primer else start,
+                force=args.force,
+            )
+            print_rendered(rendered, indent="  ")
+    return 0

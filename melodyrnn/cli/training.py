@@ -1,0 +1,208 @@
+"""Verbs about models and data: dataset, train, convert, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+
+from melodyrnn.cli.verbs import parse_range, print_json, verb
+
+# --- dataset / train / convert ---------------------------------------------------------------
+
+
+def _add_dataset(p: argparse.ArgumentParser) -> None:
+    p.add_argument("midi_dir", help="a folder of .mid/.midi files (searched recursively)")
+    p.add_argument("out", help="the dataset folder to write")
+    p.add_argument("--min-note", type=int, default=48, help="lowest pitch of the model (48)")
+    p.add_argument("--max-note", type=int, default=84, help="pitch above the highest (84)")
+    p.add_argument("--key", default="0", help="key melodies are moved to, 0-11 (C=0), or none (0)")
+    p.add_argument(
+        "--keep-highest",
+        action="store_true",
+        help="keep the top note where notes start together (Magenta drops such tracks)",
+    )
+    p.add_argument(
+        "--transpose",
+        default="0",
+        help="comma-separated transpositions for augmentation, e.g. -2,0,2 (0)",
+    )
+    p.add_argument("--eval-fraction", type=float, default=0.1, help="files held out (0.1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split (0)")
+    p.add_argument("--jobs", type=int, help="worker processes (all cores)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing dataset")
+
+
+@verb("dataset", _add_dataset, "build a training dataset of melodies from a MIDI folder")
+def _run_dataset(args) -> int:
+    from melodyrnn.errors import DatasetError
+    from melodyrnn.pipelines import DatasetSettings
+    from melodyrnn.training.dataset import build_dataset, format_report, save_dataset
+
+    try:
+        key = None if args.key.lower() == "none" else int(args.key)
+        transpositions = tuple(int(t) for t in args.transpose.split(","))
+    except ValueError:
+        raise DatasetError("--key takes 0-11 or none; --transpose integers like -2,0,2") from None
+    settings = DatasetSettings(
+        min_note=args.min_note,
+        max_note=args.max_note,
+        transpose_to_key=key,
+        keep_highest=args.keep_highest,
+        transpositions=transpositions,
+        eval_fraction=args.eval_fraction,
+        seed=args.seed,
+    )
+    from pathlib import Path
+
+    from melodyrnn.files import prepare_output_dir
+
+    out = Path(args.out)
+    if (out / "melodies.npz").exists() and not args.force:
+        raise DatasetError(f"{out}: already holds a dataset; use --force to overwrite it")
+    prepare_output_dir(out, "dataset folder", create=False)
+    ds = build_dataset(args.midi_dir, settings, jobs=args.jobs)
+    save_dataset(ds, out, force=args.force)
+    print(format_report(ds))
+    print(f"wrote {out}")
+    return 0
+
+
+def _add_train(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", help="a dataset folder from `melodyrnn dataset`")
+    p.add_argument("--config", default="basic_rnn", help="model config (basic_rnn)")
+    p.add_argument("--out", required=True, help="run folder (resumes if it holds a run)")
+    p.add_argument(
+        "--hparams",
+        help="overrides, e.g. batch_size=64,rnn_layer_sizes=[256,256],learning_rate=0.002",
+    )
+    p.add_argument("--epochs", type=float, default=10.0, help="epochs to train (10)")
+    p.add_argument("--max-minutes", type=float, help="stop after this much training time")
+    p.add_argument("--eval-every", type=int, default=0, help="steps between evals (per epoch)")
+    p.add_argument("--seed", type=int, default=0, help="seed (0)")
+    p.add_argument("--threads", type=int, help="torch threads")
+    p.add_argument(
+        "--chunk-steps",
+        type=int,
+        help="train on pieces of this many steps (more updates per epoch); default: whole melodies",
+    )
+
+
+@verb("train", _add_train, "train a model on a dataset (resumable)")
+def _run_train(args) -> int:
+    from melodyrnn.files import prepare_output_dir
+    from melodyrnn.training.train import Trainer, TrainOptions, parse_hparams
+
+    options = TrainOptions(
+        epochs=args.epochs,
+        eval_every=args.eval_every,
+        seed=args.seed,
+        threads=args.threads,
+        max_minutes=args.max_minutes,
+        chunk_steps=args.chunk_steps,
+    )
+    prepare_output_dir(args.out, "run folder", create=False)
+    trainer = Trainer(args.dataset, args.out, args.config, parse_hparams(args.hparams), options)
+    if trainer.step:
+        print(f"resuming {args.out} at step {trainer.step}")
+    metrics = trainer.train()
+    if metrics:
+        print(
+            f"eval: loss {metrics['loss']:.4f} nats/step, event NLL {metrics['nll_event']:.4f}, "
+            f"accuracy {metrics['accuracy']:.3f}"
+        )
+    print(f"best checkpoint: {trainer.run_dir / 'best'}")
+    return 0
+
+
+def _add_convert(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "src", help="a magenta.js checkpoint folder, a Magenta .mag bundle or TF checkpoint"
+    )
+    p.add_argument("dst", help="the checkpoint folder to write, in melodyrnn's format")
+    p.add_argument("--force", action="store_true", help="overwrite an existing folder")
+
+
+@verb("convert", _add_convert, "convert a magenta.js checkpoint to melodyrnn's format")
+def _run_convert(args) -> int:
+    from melodyrnn.generation.music_rnn import MusicRNN
+
+    rnn = MusicRNN.from_pretrained(args.src)
+    rnn.save(args.dst, force=args.force)
+    print(f"wrote {args.dst}: {rnn!r}, encoder {rnn.config.encoder['type']}")
+    return 0
+
+
+# --- evaluate --------------------------------------------------------------------------------
+
+
+def _add_evaluate(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "model",
+        nargs="*",
+        help="models to evaluate: shipped names, checkpoint folders or markov:PATH "
+        "(default: the shipped model)",
+    )
+    p.add_argument(
+        "--data", required=True, help="a dataset folder (its eval split) or a MIDI folder"
+    )
+    p.add_argument(
+        "--baseline",
+        default="markov",
+        help="markov (fit an n-gram on the dataset's train split), markov:PATH, or none",
+    )
+    p.add_argument("--num", type=int, default=50, help="primers for the musical metrics (50)")
+    p.add_argument("--steps", type=int, default=64, help="steps generated per primer (64)")
+    p.add_argument("--temperature", type=float, default=1.0, help="for generation (1.0)")
+    p.add_argument("--seed", type=int, default=0, help="seed (0)")
+    p.add_argument(
+        "--continuations",
+        action="store_true",
+        help="instead: continue --num held-out melodies cut in half and compare them with the "
+        "real second halves; --key-finding, --ending, --top-p and --range as for continue",
+    )
+    p.add_argument("--key-finding", choices=["profile", "magenta"], default="profile")
+    p.add_argument("--ending", choices=["free", "bar", "tonic"], default="free")
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--range", dest="pitch_range", metavar="LO-HI")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+@verb("evaluate", _add_evaluate, "compare models and the n-gram baseline on held-out melodies")
+def _run_evaluate(args) -> int:
+    from melodyrnn.training.evaluate import evaluate_models, format_evaluation
+
+    baseline = None if args.baseline.lower() == "none" else args.baseline
+    if args.continuations:
+        return _evaluate_continuations(args, baseline)
+    result = evaluate_models(
+        args.model or [None],
+        args.data,
+        baseline=baseline,
+        num=args.num,
+        steps=args.steps,
+        temperature=args.temperature or None,
+        seed=args.seed,
+    )
+    if args.json:
+        print_json(result)
+    else:
+        print(format_evaluation(result))
+    return 0
+
+
+def _evaluate_continuations(args, baseline) -> int:
+    from melodyrnn.training.continuations import continuation_report, format_continuations
+
+    result = continuation_report(
+        args.model or [None],
+        args.data,
+        baseline,
+        num=args.num,
+        temperature=args.temperature or None,
+        seed=args.seed,
+        key_finding=args.key_finding,
+        ending=args.ending,
+        top_p=args.top_p,
+        pitch_range=parse_range(args.pitch_range),
+    )
+    print_json(result) if args.json else print(format_continuations(result))
+    return 0
