@@ -3,7 +3,12 @@
 Run by hand, never by CI (TensorFlow is no dependency of melodyrnn or of its tests)::
 
     python3 -m venv /work/venv-tf && /work/venv-tf/bin/pip install tensorflow-cpu==2.21.0 numpy
-    /work/venv-tf/bin/python scripts/make_tf_fixtures.py
+    /work/venv-tf/bin/python scripts/make_tf_fixtures.py                # everything, afresh
+    /work/venv-tf/bin/python scripts/make_tf_fixtures.py --only drum_kit_layer0 ...
+
+``--only`` (re)writes just the fixtures named and their manifest entries and leaves every
+other file alone (a rerun is not byte-identical: ``.npz`` files hold zip timestamps);
+``--out`` writes into another folder (e.g. to compare a fresh run with the stored one).
 
 For every generator id melodyrnn supports it builds the variables a Magenta events-RNN graph has
 (names and shapes as in Magenta's graphs: ``rnn/[attention_cell_wrapper/]multi_rnn_cell/cell_k/
@@ -23,13 +28,18 @@ seeded values, and saves them with TensorFlow's own savers:
   math written in TF ops;
 
 plus variants under older TensorFlow names (TF 1.0 ``weights``/``biases``, TF 0.x
-``Linear/Matrix``) and a checkpoint with Magenta's post-2017 first-layer attention layout
-(refused by melodyrnn). Weights are multiples of 1/64 so the files compress; any file over
-16 KB is stored gzipped (``.gz``) and the tests unpack it. ``manifest.json`` lists what was made.
+``Linear/Matrix``) and, for attention_rnn, drum_kit and attention_improv, Magenta's post-2017
+layout (``<name>_layer0``): the attention wrapper around the first LSTM layer only
+(``rnn/multi_rnn_cell/cell_0/attention_cell_wrapper/...``, its query from cell 0's state, its
+output projection feeding cell 1), with the logits TensorFlow computes for it the same way.
+Weights are multiples of 1/64 so the files compress; any file over 16 KB is stored gzipped
+(``.gz``) and the tests unpack it. ``manifest.json`` lists what was made (the first-layer
+fixtures with ``"attn_wraps": "first"``).
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import os
@@ -62,7 +72,9 @@ FIXTURES = [
     ("attention_rnn_tf1_0", "attention_rnn", 74, 40, [8, 6], 40, "tf1.0", False),
     ("attention_rnn_tf0", "attention_rnn", 74, 40, [8, 6], 40, "tf0", False),
     ("basic_rnn_tf0", "basic_rnn", 38, 38, [8, 8], 0, "tf0", False),
-    ("attention_rnn_layer0", "attention_rnn", 74, 40, [4, 4], 40, "layer0", False),
+    ("attention_rnn_layer0", "attention_rnn", 74, 40, [4, 4], 40, "layer0", True),
+    ("drum_kit_layer0", "drum_kit", 518, 512, [6, 8, 8], 32, "layer0", True),
+    ("attention_improv_layer0", "attention_improv", 123, 40, [10, 8, 6], 40, "layer0", True),
 ]
 ADAM_SLOTS = {"basic_rnn"}  # V2 run folders that also hold Adam's slots, as training writes
 
@@ -172,16 +184,51 @@ def make_weights(shapes, seed):
 # --- the oracle: TensorFlow's own math for these weights --------------------------------------
 
 
+def lstm_step(w, cell, inp, c, h, peep):
+    """One BasicLSTMCell step with TF's own LSTM kernel: the new ``(c, h)``."""
+    result = tf.raw_ops.LSTMBlockCell(
+        x=inp,
+        cs_prev=c,
+        h_prev=h,
+        w=w[cell + "kernel"],
+        wci=peep,
+        wcf=peep,
+        wco=peep,
+        b=w[cell + "bias"],
+        forget_bias=1.0,
+        cell_clip=-1.0,
+        use_peephole=False,
+    )
+    return result[1], result[6]
+
+
+def attention(w, a, cell_output, query, attn_states, attn_length, s):
+    """The attention wrapper's step after its cell (scope ``a``): ``(output, new attns, new
+    attn_states)`` from the cell's output, its flattened new state ``query`` and the window."""
+    hidden = tf.reshape(attn_states, [-1, attn_length, 1, s])
+    features = tf.nn.conv2d(hidden, w[a + "attention/attn_w"], [1, 1, 1, 1], "SAME")
+    y = tf.matmul(query, w[a + "attention/kernel"]) + w[a + "attention/bias"]
+    y = tf.reshape(y, [-1, 1, 1, s])
+    scores = tf.reduce_sum(w[a + "attention/attn_v"] * tf.tanh(features + y), [2, 3])
+    probs = tf.nn.softmax(scores)
+    attns = tf.reduce_sum(tf.reshape(probs, [-1, attn_length, 1, 1]) * hidden, [1, 2])
+    out = (
+        tf.matmul(tf.concat([cell_output, attns], 1), w[a + "attn_output_projection/kernel"])
+        + w[a + "attn_output_projection/bias"]
+    )
+    return out, attns, tf.concat([attn_states[:, 1:], out[:, None, :]], 1)
+
+
 def oracle_logits(weights, x, layers, attn_length, inputs):
     """Logits [B, T, C] of a Magenta graph with these weights, computed with TF kernels."""
-    attention = attn_length > 0
-    prefix = "rnn/attention_cell_wrapper/" if attention else "rnn/"
+    attention_ = attn_length > 0
+    prefix = "rnn/attention_cell_wrapper/" if attention_ else "rnn/"
     w = {k: tf.constant(v) for k, v in weights.items()}
     batch = inputs.shape[0]
     zeros = [tf.zeros([batch, h]) for h in layers]
     c, h = list(zeros), list(zeros)
     a = "rnn/attention_cell_wrapper/"
-    if attention:
+    if attention_:
         s = layers[-1]
         attns = tf.zeros([batch, s])
         attn_states = tf.zeros([batch, attn_length, s])
@@ -189,41 +236,45 @@ def oracle_logits(weights, x, layers, attn_length, inputs):
     outputs = []
     for t in range(inputs.shape[1]):
         inp = tf.constant(inputs[:, t])
-        if attention:
+        if attention_:
             inp = tf.matmul(tf.concat([inp, attns], 1), w[a + "kernel"]) + w[a + "bias"]
         for k, size in enumerate(layers):
             cell = f"{prefix}multi_rnn_cell/cell_{k}/basic_lstm_cell/"
-            result = tf.raw_ops.LSTMBlockCell(
-                x=inp,
-                cs_prev=c[k],
-                h_prev=h[k],
-                w=w[cell + "kernel"],
-                wci=peep[size],
-                wcf=peep[size],
-                wco=peep[size],
-                b=w[cell + "bias"],
-                forget_bias=1.0,
-                cell_clip=-1.0,
-                use_peephole=False,
-            )
-            c[k], h[k] = result[1], result[6]
+            c[k], h[k] = lstm_step(w, cell, inp, c[k], h[k], peep[size])
             inp = h[k]
         out = inp
-        if attention:
+        if attention_:
             query = tf.concat([part for k in range(len(layers)) for part in (c[k], h[k])], 1)
-            hidden = tf.reshape(attn_states, [-1, attn_length, 1, s])
-            features = tf.nn.conv2d(hidden, w[a + "attention/attn_w"], [1, 1, 1, 1], "SAME")
-            y = tf.matmul(query, w[a + "attention/kernel"]) + w[a + "attention/bias"]
-            y = tf.reshape(y, [-1, 1, 1, s])
-            scores = tf.reduce_sum(w[a + "attention/attn_v"] * tf.tanh(features + y), [2, 3])
-            probs = tf.nn.softmax(scores)
-            attns = tf.reduce_sum(tf.reshape(probs, [-1, attn_length, 1, 1]) * hidden, [1, 2])
-            out = (
-                tf.matmul(tf.concat([out, attns], 1), w[a + "attn_output_projection/kernel"])
-                + w[a + "attn_output_projection/bias"]
-            )
-            attn_states = tf.concat([attn_states[:, 1:], out[:, None, :]], 1)
+            out, attns, attn_states = attention(w, a, out, query, attn_states, attn_length, s)
         outputs.append(tf.matmul(out, w["fully_connected/weights"]) + w["fully_connected/biases"])
+    return tf.stack(outputs, axis=1)
+
+
+def oracle_logits_layer0(weights, layers, attn_length, inputs):
+    """Logits [B, T, C] of Magenta's post-2017 graph (attention around cell 0 only: its input
+    projection, cell 0, the query from cell 0's state, the output projection of [h_0, attns]
+    feeding cell 1; cells 1.. plain), computed with TF kernels."""
+    w = {k: tf.constant(v) for k, v in weights.items()}
+    batch = inputs.shape[0]
+    c = [tf.zeros([batch, size]) for size in layers]
+    h = list(c)
+    a = "rnn/multi_rnn_cell/cell_0/attention_cell_wrapper/"
+    s = layers[0]  # attn_size defaults to the wrapped cell's output size
+    attns = tf.zeros([batch, s])
+    attn_states = tf.zeros([batch, attn_length, s])
+    peep = {size: tf.zeros([size]) for size in set(layers)}
+    outputs = []
+    for t in range(inputs.shape[1]):
+        inp = tf.constant(inputs[:, t])
+        inp = tf.matmul(tf.concat([inp, attns], 1), w[a + "kernel"]) + w[a + "bias"]
+        c[0], h[0] = lstm_step(w, a + "basic_lstm_cell/", inp, c[0], h[0], peep[layers[0]])
+        query = tf.concat([c[0], h[0]], 1)
+        inp, attns, attn_states = attention(w, a, h[0], query, attn_states, attn_length, s)
+        for k in range(1, len(layers)):
+            cell = f"rnn/multi_rnn_cell/cell_{k}/basic_lstm_cell/"
+            c[k], h[k] = lstm_step(w, cell, inp, c[k], h[k], peep[layers[k]])
+            inp = h[k]
+        outputs.append(tf.matmul(inp, w["fully_connected/weights"]) + w["fully_connected/biases"])
     return tf.stack(outputs, axis=1)
 
 
@@ -299,7 +350,7 @@ def save(weights, naming, folder: Path, v1: bool, step: int, adam: bool):
                 )
 
 
-def write_fixture(spec, bundle_type, seed):
+def write_fixture(spec, bundle_type, seed, out: Path):
     name, generator_id, x, c, layers, attn_length, naming, v2 = spec
     if naming == "layer0":
         shapes = layer0_shapes(x, c, layers)
@@ -316,32 +367,45 @@ def write_fixture(spec, bundle_type, seed):
         bundle.bundle_details.description = "made by scripts/make_tf_fixtures.py"
         bundle.checkpoint_file.append((tmp / "model.ckpt").read_bytes())
         bundle.metagraph_file = (tmp / "model.ckpt.meta").read_bytes()
-        (OUT / f"{name}.mag").write_bytes(bundle.SerializeToString())
+        (out / f"{name}.mag").write_bytes(bundle.SerializeToString())
         made.append(f"{name}.mag")
         if v2:
             train = tmp / "run" / "train"
             train.mkdir(parents=True)
             save(weights, naming, train, v1=False, step=321, adam=name in ADAM_SLOTS)
-            target = OUT / f"{name}_run"
+            target = out / f"{name}_run"
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(tmp / "run", target)
             made.append(f"{name}_run/")
-    if naming != "layer0":
-        rng = np.random.default_rng(seed + 1000)
-        inputs = (rng.random((2, STEPS, x)) < 0.08).astype(np.float32)
-        with tf.Graph().as_default(), tf1.Session() as session:
+    rng = np.random.default_rng(seed + 1000)
+    inputs = (rng.random((2, STEPS, x)) < 0.08).astype(np.float32)
+    with tf.Graph().as_default(), tf1.Session() as session:
+        if naming == "layer0":
+            logits = session.run(oracle_logits_layer0(weights, layers, attn_length, inputs))
+        else:
             logits = session.run(oracle_logits(weights, x, layers, attn_length, inputs))
-        arrays = dict(weights)
-        arrays["oracle/inputs"] = inputs
-        arrays["oracle/logits"] = logits
-        np.savez_compressed(OUT / f"{name}.npz", **arrays)
-        made.append(f"{name}.npz")
-    return {"name": name, "generator_id": generator_id, "layers": layers, "files": made}
+    arrays = dict(weights)
+    arrays["oracle/inputs"] = inputs
+    arrays["oracle/logits"] = logits
+    np.savez_compressed(out / f"{name}.npz", **arrays)
+    made.append(f"{name}.npz")
+    entry = {"name": name, "generator_id": generator_id, "layers": layers, "files": made}
+    if naming == "layer0":
+        entry["attn_wraps"] = "first"
+    return entry
 
 
-def gzip_large_files() -> list[str]:
+def remove_fixture(name: str, out: Path) -> None:
+    """Delete what an earlier run wrote for fixture ``name`` (plain or gzipped)."""
+    for stem in (f"{name}.mag", f"{name}.npz"):
+        for path in (out / stem, out / f"{stem}.gz"):
+            path.unlink(missing_ok=True)
+    shutil.rmtree(out / f"{name}_run", ignore_errors=True)
+
+
+def gzip_large_files(out: Path) -> list[str]:
     packed = []
-    for path in sorted(OUT.rglob("*")):
+    for path in sorted(out.rglob("*")):
         if path.is_file() and path.suffix != ".gz" and path.stat().st_size > GZIP_OVER:
             with (
                 open(path, "rb") as src,
@@ -349,26 +413,49 @@ def gzip_large_files() -> list[str]:
             ):
                 shutil.copyfileobj(src, dst)
             path.unlink()
-            packed.append(str(path.relative_to(OUT)))
+            packed.append(str(path.relative_to(out)))
     return packed
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    names = [spec[0] for spec in FIXTURES]
+    parser.add_argument("--only", nargs="+", choices=names, help="rewrite just these fixtures")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"folder (default {OUT})")
+    args = parser.parse_args(argv)
+    out = args.out
     tf1.disable_eager_execution()
-    shutil.rmtree(OUT, ignore_errors=True)
-    OUT.mkdir(parents=True)
     bundle_type = bundle_class()
-    manifest = [write_fixture(spec, bundle_type, seed) for seed, spec in enumerate(FIXTURES)]
-    packed = gzip_large_files()
-    (OUT / "manifest.json").write_text(
+    if args.only:
+        old = json.loads((out / "manifest.json").read_text())
+        if old["tensorflow"] != tf.__version__:
+            parser.error(f"{out} was made by TensorFlow {old['tensorflow']}: rewrite it all")
+        entries = {entry["name"]: entry for entry in old["fixtures"]}
+        for name in args.only:
+            remove_fixture(name, out)
+        kept = [
+            path
+            for path in old["stored_gzipped"]
+            if not any(path.startswith((f"{n}.", f"{n}_run/")) for n in args.only)
+        ]
+    else:
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        entries, kept = {}, []
+    for seed, spec in enumerate(FIXTURES):  # a fixture's seed is its place in FIXTURES
+        if not args.only or spec[0] in args.only:
+            entries[spec[0]] = write_fixture(spec, bundle_type, seed, out)
+    manifest = [entries[name] for name in names if name in entries]
+    packed = sorted(kept + gzip_large_files(out))
+    (out / "manifest.json").write_text(
         json.dumps(
             {"tensorflow": tf.__version__, "fixtures": manifest, "stored_gzipped": packed},
             indent=1,
         )
         + "\n"
     )
-    total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
-    print(f"wrote {OUT} ({total:,} bytes)")
+    total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    print(f"wrote {out} ({total:,} bytes)")
     return 0
 
 

@@ -22,33 +22,53 @@ from melodyrnn.models.crc32c import crc32c, mask
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "mag"
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())
+
+
+def _with_run(f: dict) -> bool:
+    return any(file.endswith("_run/") for file in f["files"])
+
+
 # name -> generator id, for the fixtures made under TF >= 1.1 names with a V2 run folder
+# (no attention, or attention around the whole stack)
 GENERATORS = {
     f["name"]: f["generator_id"]
     for f in MANIFEST["fixtures"]
-    if any(file.endswith("_run/") for file in f["files"])
+    if _with_run(f) and f.get("attn_wraps", "stack") == "stack"
 }
 OLD_NAMES = ["attention_rnn_tf1_0", "attention_rnn_tf0", "basic_rnn_tf0"]
+# name -> generator id, for Magenta's post-2017 layout (attention around the first layer only);
+# each has a V2 run folder too
+FIRST_LAYER = {
+    f["name"]: f["generator_id"]
+    for f in MANIFEST["fixtures"]
+    if f.get("attn_wraps") == "first" and _with_run(f)
+}
 
 # Our parameter name -> the TF (>= 1.1) variable, written out here independently of the package.
 _ATTN = "rnn/attention_cell_wrapper/"
+_FIRST = "rnn/multi_rnn_cell/cell_0/attention_cell_wrapper/"
 
 
-def tf_names(num_layers: int, attention: bool) -> dict[str, str]:
-    prefix = _ATTN if attention else "rnn/"
+def tf_names(num_layers: int, attention: bool, first_layer: bool = False) -> dict[str, str]:
+    """``first_layer``: Magenta's post-2017 layout (the wrapper around cell 0 only)."""
+    prefix = _ATTN if attention and not first_layer else "rnn/"
+    wrapper = _FIRST if first_layer else _ATTN
     names = {}
     for k in range(num_layers):
-        names[f"cells.{k}.kernel"] = f"{prefix}multi_rnn_cell/cell_{k}/basic_lstm_cell/kernel"
-        names[f"cells.{k}.bias"] = f"{prefix}multi_rnn_cell/cell_{k}/basic_lstm_cell/bias"
+        cell = f"{prefix}multi_rnn_cell/cell_{k}/basic_lstm_cell/"
+        if first_layer and k == 0:
+            cell = _FIRST + "basic_lstm_cell/"
+        names[f"cells.{k}.kernel"] = cell + "kernel"
+        names[f"cells.{k}.bias"] = cell + "bias"
     if attention:
-        names["attention.input_kernel"] = _ATTN + "kernel"
-        names["attention.input_bias"] = _ATTN + "bias"
-        names["attention.attn_w"] = _ATTN + "attention/attn_w"
-        names["attention.attn_v"] = _ATTN + "attention/attn_v"
-        names["attention.query_kernel"] = _ATTN + "attention/kernel"
-        names["attention.query_bias"] = _ATTN + "attention/bias"
-        names["attention.output_kernel"] = _ATTN + "attn_output_projection/kernel"
-        names["attention.output_bias"] = _ATTN + "attn_output_projection/bias"
+        names["attention.input_kernel"] = wrapper + "kernel"
+        names["attention.input_bias"] = wrapper + "bias"
+        names["attention.attn_w"] = wrapper + "attention/attn_w"
+        names["attention.attn_v"] = wrapper + "attention/attn_v"
+        names["attention.query_kernel"] = wrapper + "attention/kernel"
+        names["attention.query_bias"] = wrapper + "attention/bias"
+        names["attention.output_kernel"] = wrapper + "attn_output_projection/kernel"
+        names["attention.output_bias"] = wrapper + "attn_output_projection/bias"
     names["logits.weights"] = "fully_connected/weights"
     names["logits.biases"] = "fully_connected/biases"
     return names

@@ -2,7 +2,9 @@
 
 The fixtures (tests/fixtures/mag, written by scripts/make_tf_fixtures.py with tensorflow-cpu
 2.21) hold, for every supported generator id, a V1 bundle, a V2 run folder and the same weights
-with the logits TensorFlow computed for fixed inputs. Here, with no TensorFlow: each loads to
+with the logits TensorFlow computed for fixed inputs, in both of Magenta's attention layouts
+(around the whole stack, and since 2017 around the first layer only: the ``*_layer0``
+fixtures, loaded as ``attn_wraps="first"``). Here, with no TensorFlow: each loads to
 exactly the saved weights, the network reproduces TensorFlow's logits, every way of naming a
 checkpoint gives the same network, continuations equal those of the same weights built directly
 or loaded in magenta.js format, and ``convert`` round-trips bit for bit. Hostile inputs are in
@@ -17,10 +19,9 @@ import os
 import numpy as np
 import pytest
 import torch
-from mag_helpers import GENERATORS, OLD_NAMES, load_npz, tf_names, unpack_fixtures
+from mag_helpers import FIRST_LAYER, GENERATORS, OLD_NAMES, load_npz, tf_names, unpack_fixtures
 
 from melodyrnn.cli import main
-from melodyrnn.errors import CheckpointError
 from melodyrnn.generation.music_rnn import MusicRNN
 from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.models.crc32c import crc32c, mask, unmask
@@ -30,7 +31,9 @@ from melodyrnn.models.rnn import EventRNN
 from melodyrnn.models.tf_checkpoint import open_tf_checkpoint, open_v1_checkpoint
 from melodyrnn.models.tf_variables import canonical_name, canonical_names
 
-WITH_NPZ = sorted(GENERATORS) + OLD_NAMES
+WITH_RUN = sorted(GENERATORS) + sorted(FIRST_LAYER)  # a bundle, a V2 run folder and an npz
+WITH_NPZ = WITH_RUN + OLD_NAMES
+IDS = {**GENERATORS, **FIRST_LAYER}
 CHORDS = {"chord_melody": ["C", "G", "Am", "F"]}
 
 
@@ -110,7 +113,7 @@ def test_bundle_holds_exactly_the_weights_tensorflow_saved(mag, name):
         assert got.dtype == np.float32 and np.array_equal(got, value), name_
 
 
-@pytest.mark.parametrize("name", sorted(GENERATORS))
+@pytest.mark.parametrize("name", WITH_RUN)
 def test_run_folder_holds_exactly_the_weights_tensorflow_saved(mag, name):
     checkpoint = open_tf_checkpoint(mag / f"{name}_run")
     assert checkpoint.version == 2 and checkpoint.where.endswith("model.ckpt-321.index")
@@ -125,21 +128,26 @@ def test_run_folder_holds_exactly_the_weights_tensorflow_saved(mag, name):
 @pytest.mark.parametrize("name", WITH_NPZ)
 def test_network_reproduces_tensorflows_logits(mag, name):
     network, config, metadata = load_network(mag / f"{name}.mag")
+    assert config.attn_wraps == ("first" if name in FIRST_LAYER else "stack")
     npz = load_npz(mag, name)
     inputs = torch.from_numpy(npz["oracle/inputs"])
-    with torch.no_grad():
+    with torch.inference_mode():
         logits, _ = network(inputs)
-        state_, steps = None, []
+        stepper = network.stepper()
+        state_, steps, fast_state, fast = None, [], network.zero_state(len(inputs)), []
         for t in range(inputs.shape[1]):
             step, state_ = network.step(inputs[:, t], state_)
             steps.append(step)
+            step, fast_state = stepper(inputs[:, t], fast_state)
+            fast.append(step)
     expected = npz["oracle/logits"]
     np.testing.assert_allclose(logits.numpy(), expected, rtol=0, atol=1e-6)
     np.testing.assert_allclose(torch.stack(steps, 1).numpy(), expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(torch.stack(fast, 1).numpy(), expected, rtol=0, atol=1e-6)
     assert metadata["generator_id"] == read_bundle(mag / f"{name}.mag").generator_id
 
 
-@pytest.mark.parametrize("name", sorted(GENERATORS))
+@pytest.mark.parametrize("name", WITH_RUN)
 def test_every_name_of_a_checkpoint_gives_the_same_network(mag, name, tmp_path):
     reference, config, _ = load_network(mag / f"{name}.mag")
     run = mag / f"{name}_run"
@@ -151,7 +159,8 @@ def test_every_name_of_a_checkpoint_gives_the_same_network(mag, name, tmp_path):
         assert_same_state(network, reference)
         assert other.encoder == config.encoder and other.layer_sizes == config.layer_sizes
         assert (other.attn_length, other.attn_size) == (config.attn_length, config.attn_size)
-        assert metadata["generator_id"] in (GENERATORS[name], "drum_kit")
+        assert other.attn_wraps == config.attn_wraps
+        assert metadata["generator_id"] in (IDS[name], "drum_kit")
 
 
 def test_symlinks_named_directly_are_followed(mag, tmp_path):
@@ -170,14 +179,17 @@ def test_continuation_equals_the_weights_built_directly(mag, name):
     network, config, metadata = load_network(mag / f"{name}.mag")
     weights = weights_of(load_npz(mag, name))
     attention = config.attn_length > 0
+    first_layer = name in FIRST_LAYER
     direct = EventRNN(
         config.input_size,
         config.layer_sizes,
         config.num_classes,
         attn_length=config.attn_length,
         attn_query_bias=True,
+        attn_wraps="first" if first_layer else "stack",
     )
-    names = tf_names(len(config.layer_sizes), attention)  # the npz holds TF >= 1.1 names
+    # the npz holds TF >= 1.1 names
+    names = tf_names(len(config.layer_sizes), attention, first_layer)
     with torch.no_grad():
         for ours, param in direct.named_parameters():
             param.copy_(torch.from_numpy(weights[names[ours]].reshape(param.shape)))
@@ -278,9 +290,20 @@ def test_canonical_names(old, new):
     assert canonical_name(old) == new
 
 
-def test_first_layer_attention_layout_is_refused(mag):
-    with pytest.raises(CheckpointError, match="attention around its first LSTM layer only"):
-        load_network(mag / "attention_rnn_layer0.mag")
+@pytest.mark.parametrize("name", sorted(FIRST_LAYER))
+def test_first_layer_layout_wraps_layer_0_only(mag, name):
+    """The post-2017 layout: the query reads cell 0's state only, the wrapper's output (S =
+    layer 0's size) feeds cell 1, and the logits read the last layer."""
+    network, config, _ = load_network(mag / f"{name}_run")
+    h = config.layer_sizes
+    assert config.attn_wraps == "first" and config.attn_output_layer is None
+    assert config.attn_size == h[0] and config.attn_query_bias
+    shapes = {k: tuple(v.shape) for k, v in network.state_dict().items()}
+    assert shapes["attention.query_kernel"] == (2 * h[0], h[0])
+    assert shapes["attention.output_kernel"] == (2 * h[0], h[0])
+    assert shapes["cells.1.kernel"] == (h[0] + h[1], 4 * h[1])
+    assert shapes["logits.weights"] == (h[-1], config.num_classes)
+    assert shapes == config.parameter_shapes()
 
 
 def run_cli(capsys, *argv):
@@ -289,7 +312,9 @@ def run_cli(capsys, *argv):
     return code, out, err
 
 
-@pytest.mark.parametrize("name", ["attention_rnn", "drum_kit", "chord_pitches_improv"])
+@pytest.mark.parametrize(
+    "name", ["attention_rnn", "drum_kit", "chord_pitches_improv", *sorted(FIRST_LAYER)]
+)
 def test_convert_round_trip_is_bit_identical(mag, name, tmp_path, capsys):
     code, out, err = run_cli(capsys, "convert", mag / f"{name}.mag", tmp_path / "a")
     assert code == 0, err
@@ -301,7 +326,11 @@ def test_convert_round_trip_is_bit_identical(mag, name, tmp_path, capsys):
         MusicRNN.from_pretrained(tmp_path / "a"),
     )
     assert ours.config.to_dict() == bundle.config.to_dict()
-    assert ours.metadata["generator_id"] == GENERATORS[name]
+    assert ours.config.attn_wraps == bundle.config.attn_wraps
+    stored = json.loads((tmp_path / "a" / "config.json").read_text())["config"]
+    # the layout is stored where it is not the default (whole stack)
+    assert stored.get("attn_wraps") == ("first" if name in FIRST_LAYER else None)
+    assert ours.metadata["generator_id"] == IDS[name]
     assert_same_state(ours.network, bundle.network)
     assert_same_continuations(ours, bundle)
     code, _, err = run_cli(capsys, "convert", mag / f"{name}.mag", tmp_path / "a")
@@ -317,8 +346,11 @@ def test_inspect_model(mag, capsys):
     summary = json.loads(out)
     assert summary["generator_id"] == "drum_kit" and summary["layer_sizes"] == [8, 8, 8]
     assert summary["encoder"]["type"] == "drums" and summary["input_size"] == 518
-    code, _, err = run_cli(capsys, "inspect-model", mag / "attention_rnn_layer0.mag")
-    assert code == 2 and err.count("\n") == 1 and "first LSTM layer" in err
+    assert "attention wraps:  stack" in run_cli(capsys, "inspect-model", mag / "drum_kit_run")[1]
+    code, out, _ = run_cli(capsys, "inspect-model", mag / "attention_rnn_layer0.mag")
+    assert code == 0 and "attention wraps:  first" in out and "layer sizes:      [4, 4]" in out
+    code, out, _ = run_cli(capsys, "inspect-model", mag / "basic_rnn.mag")
+    assert code == 0 and "attention wraps" not in out
 
 
 def test_continue_a_midi_file_with_a_bundle(mag, tmp_path, capsys):

@@ -213,6 +213,59 @@ def checkpoint_without_logits_weights(mag, out):
     return bundle_of(out, v1_checkpoint(weights))
 
 
+FIRST = "rnn/multi_rnn_cell/cell_0/attention_cell_wrapper/"
+
+
+def first_layer_weights(mag: Path) -> dict[str, np.ndarray]:
+    """attention_rnn's weights in Magenta's post-2017 layout (attention around cell 0)."""
+    npz = load_npz(mag, "attention_rnn_layer0")
+    return {k: v for k, v in npz.items() if not k.startswith("oracle/")}
+
+
+@case("has an attention wrapper around LSTM layer 1")
+def checkpoint_with_attention_around_layer_1(mag, out):
+    weights = {
+        name.replace("cell_0/attention_cell_wrapper/", "cell_1/attention_cell_wrapper/"): value
+        for name, value in first_layer_weights(mag).items()
+    }
+    return bundle_of(out, v1_checkpoint(weights), "attention_rnn")
+
+
+@case("attention variables of two layouts")
+def checkpoint_with_both_attention_layouts(mag, out):
+    weights = first_layer_weights(mag)
+    weights["rnn/attention_cell_wrapper/kernel"] = weights[FIRST + "kernel"]
+    return bundle_of(out, v1_checkpoint(weights), "attention_rnn")
+
+
+@case("LSTM layer 0 both inside and outside its attention wrapper")
+def checkpoint_with_layer_0_twice(mag, out):
+    weights = first_layer_weights(mag)
+    weights[KERNEL0] = weights[FIRST + "basic_lstm_cell/kernel"]
+    return bundle_of(out, v1_checkpoint(weights), "attention_rnn")
+
+
+@case(f"variable {FIRST}attention/kernel has shape [16, 4] but a model with input width 74")
+def checkpoint_first_layer_query_of_the_whole_stack(mag, out):
+    weights = first_layer_weights(mag)
+    weights[FIRST + "attention/kernel"] = np.zeros((16, 4), np.float32)  # c, h of both layers
+    return bundle_of(out, v1_checkpoint(weights), "attention_rnn")
+
+
+@case(f"lacks the variable {FIRST}attention_output_projection/kernel")
+def checkpoint_first_layer_without_output_projection(mag, out):
+    weights = first_layer_weights(mag)
+    del weights[FIRST + "attn_output_projection/kernel"]
+    return bundle_of(out, v1_checkpoint(weights), "attention_rnn")
+
+
+@case("holds a cuDNN LSTM")
+def checkpoint_of_a_cudnn_lstm(mag, out):
+    weights = basic_weights(mag)
+    weights["cudnn_lstm/opaque_kernel"] = np.zeros(8, np.float32)
+    return bundle_of(out, v1_checkpoint(weights))
+
+
 @case("past the end of the table")
 def table_index_handle_past_the_end(mag, out):
     table = bytearray(write_table([(b"", b"x")]))

@@ -1,7 +1,9 @@
 """Models: what a network is, how it is stored, and which one a name means.
 
 * ``configs``: Magenta's named configs (:data:`CONFIGS`) as plain data, checked on creation;
-* ``rnn``: :class:`EventRNN`, the LSTM (TF ``BasicLSTMCell`` semantics, magenta.js attention);
+* ``rnn``: :class:`EventRNN`, the LSTM (TF ``BasicLSTMCell`` semantics, TF's attention around
+  the whole stack as magenta.js has it, or around the first layer as Magenta since 2017 has it),
+  built from ``layers`` (the cell, the linear layer) and ``attention`` (the wrapper);
 * ``folder``: reading a model folder's files without trusting them (paths inside the folder,
   size and depth caps, pickle-free ``.npz``), used by every loader; ``schema``: the small
   checker of their JSON;

@@ -34,6 +34,7 @@ from melodyrnn.limits import check_limit
 from melodyrnn.models.schema import Anything, Arr, Bool, Int, Num, Obj, Opt, Str, first_problem
 
 __all__ = [
+    "ATTENTION_LAYOUTS",
     "CONFIGS",
     "MAX_ATTENTION_LENGTH",
     "MAX_LAYERS",
@@ -45,6 +46,9 @@ __all__ = [
 
 MAX_LAYERS = 64
 MAX_ATTENTION_LENGTH = 1024
+# Where the attention wrapper sits (melodyrnn.models.attention): around the whole LSTM stack
+# (magenta.js, Magenta before May 2017) or around layer 0 only (Magenta since then).
+ATTENTION_LAYOUTS = ("stack", "first")
 
 MODEL_CONFIG_SCHEMA = Obj(
     {
@@ -58,6 +62,7 @@ MODEL_CONFIG_SCHEMA = Obj(
         "attn_output_layer": Opt(Int(0, MAX_LAYERS - 1)),
         "attn_size": Opt(Int(1)),
         "attn_query_bias": Bool(),
+        "attn_wraps": Str(ATTENTION_LAYOUTS),
         "clip_norm": Num(0),
         "learning_rate": Num(0, exclusive=True),
         "batch_size": Int(1),
@@ -90,26 +95,36 @@ def parameter_shapes(
     attn_length: int = 0,
     attn_output_layer: int | None = None,
     attn_size: int | None = None,
+    attn_wraps: str = "stack",
 ) -> dict[str, tuple[int, ...]]:
     """Name -> shape of every parameter of the EventRNN these arguments build, in its
-    ``state_dict`` order (:mod:`melodyrnn.models.rnn` lists them), computed without torch."""
+    ``state_dict`` order (:mod:`melodyrnn.models.rnn` and :mod:`melodyrnn.models.attention`
+    list them), computed without torch."""
     shapes: dict[str, tuple[int, ...]] = {}
-    for k, (n_in, n_h) in enumerate(zip([input_size, *layer_sizes[:-1]], layer_sizes)):
+    first = bool(attn_length) and attn_wraps == "first"
+    sizes_in = [input_size, *layer_sizes[:-1]]
+    if attn_length:
+        layer = 0 if first else len(layer_sizes) - 1
+        layer = layer if attn_output_layer is None else attn_output_layer
+        s, x = attn_size or layer_sizes[layer], input_size
+        if first and len(layer_sizes) > 1:
+            sizes_in[1] = s  # layer 1 reads the output of the wrapper around layer 0
+    for k, (n_in, n_h) in enumerate(zip(sizes_in, layer_sizes)):
         shapes[f"cells.{k}.kernel"] = (n_in + n_h, 4 * n_h)
         shapes[f"cells.{k}.bias"] = (4 * n_h,)
     out = layer_sizes[-1]
     if attn_length:
-        layer = len(layer_sizes) - 1 if attn_output_layer is None else attn_output_layer
-        s, x = attn_size or layer_sizes[layer], input_size
         shapes["attention.input_kernel"] = (x + s, x)
         shapes["attention.input_bias"] = (x,)
         shapes["attention.attn_w"] = (s, s)
         shapes["attention.attn_v"] = (s,)
-        shapes["attention.query_kernel"] = (2 * sum(layer_sizes), s)
+        wrapped = layer_sizes[:1] if first else layer_sizes
+        shapes["attention.query_kernel"] = (2 * sum(wrapped), s)
         shapes["attention.query_bias"] = (s,)
         shapes["attention.output_kernel"] = (layer_sizes[layer] + s, s)
         shapes["attention.output_bias"] = (s,)
-        out = s
+        if not first or len(layer_sizes) == 1:
+            out = s
     shapes["logits.weights"] = (out, num_classes)
     shapes["logits.biases"] = (num_classes,)
     return shapes
@@ -132,6 +147,10 @@ class ModelConfig:
         attn_size: attention vector size; ``None`` means the size of ``attn_output_layer``.
         attn_query_bias: add ``attention/bias`` to the query (TF's AttentionCellWrapper does,
             magenta.js does not).
+        attn_wraps: where the attention wrapper sits: ``"stack"`` (around the whole stack:
+            magenta.js, Magenta before May 2017) or ``"first"`` (around layer 0 only: Magenta
+            since then; ``attn_output_layer`` is then None and ``attn_size`` defaults to layer
+            0's size). Stored by :meth:`to_dict` only when it is ``"first"``.
         clip_norm: per-tensor gradient clipping norm (Magenta clips each gradient separately).
         learning_rate: Adam learning rate.
         batch_size: training batch size.
@@ -151,6 +170,7 @@ class ModelConfig:
     attn_output_layer: int | None = None
     attn_size: int | None = None
     attn_query_bias: bool = False
+    attn_wraps: str = "stack"
     clip_norm: float = 3.0
     learning_rate: float = 0.001
     batch_size: int = 64
@@ -181,6 +201,7 @@ class ModelConfig:
             self.attn_length,
             self.attn_output_layer,
             self.attn_size,
+            self.attn_wraps,
         )
 
     def parameter_count(self) -> int:
@@ -243,6 +264,12 @@ class ModelConfig:
                 f"config {self.name!r}: attn_output_layer {self.attn_output_layer} is not a layer "
                 f"index of {len(self.layer_sizes)} layers"
             )
+        first = self.attn_wraps == "first"
+        if first and (not self.attn_length or self.attn_output_layer is not None):
+            raise ConfigError(
+                f"config {self.name!r}: attn_wraps 'first' needs attn_length > 0 and no "
+                "attn_output_layer (the wrapper around layer 0 projects layer 0's output)"
+            )
         if self.min_note is not None and self.max_note is not None:
             if not 0 <= self.min_note < self.max_note <= 128:
                 raise ConfigError(f"config {self.name!r}: need 0 <= min_note < max_note <= 128")
@@ -254,8 +281,13 @@ class ModelConfig:
             raise ConfigError(f"config {self.name!r}: steps_per_quarter must be >= 1")
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (deep copy) of every field."""
-        return copy.deepcopy(dataclasses.asdict(self))
+        """A JSON-able dict (deep copy) of every field, but ``attn_wraps`` only when it is not
+        ``"stack"`` (so the configs of whole-stack and attention-free models read as before
+        the field existed)."""
+        data = copy.deepcopy(dataclasses.asdict(self))
+        if data["attn_wraps"] == "stack":
+            del data["attn_wraps"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:

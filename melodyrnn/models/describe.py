@@ -4,7 +4,8 @@
 checkpoint folder, a magenta.js folder, an n-gram folder, a Magenta ``.mag`` bundle or TF
 checkpoint, see :mod:`melodyrnn.models.registry`) and returns a JSON-able summary: the generator
 id and description of a Magenta model, the config, encoder, input width, classes, layer sizes,
-attention length and parameter count. :func:`format_model_summary` prints it as aligned lines.
+attention length and layout (``stack`` or ``first``, :mod:`melodyrnn.models.attention`) and
+parameter count. :func:`format_model_summary` prints it as aligned lines.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def describe_model(name_or_path: str | os.PathLike | None) -> dict[str, Any]:
         "num_classes": getattr(network, "num_classes", None),
         "layer_sizes": list(getattr(config, "layer_sizes", [])) or None,
         "attention_length": getattr(config, "attn_length", None),
+        "attention_wraps": getattr(config, "attn_wraps", None)
+        if getattr(config, "attn_length", 0)
+        else None,
         "ngram_order": getattr(config, "order", None),
         "parameters": sum(p.numel() for p in network.parameters()),
         "source": metadata.get("converted_from"),

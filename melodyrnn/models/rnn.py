@@ -1,14 +1,17 @@
 """The event RNN: a stack of TF-style LSTM cells, optional attention, and a linear layer to logits.
 
 This is the network behind every Magenta melody/drum/improv model and magenta.js ``MusicRNN``.
+Its building blocks are in :mod:`melodyrnn.models.layers` (the LSTM cell, the linear layer)
+and :mod:`melodyrnn.models.attention` (TF's attention wrapper and its two layouts).
 
 Parameter layout (TF layout, stored as is)
 ------------------------------------------
 Parameters are kept exactly as TensorFlow (and magenta.js checkpoints) store them, so loading
 a magenta.js checkpoint is a plain copy and a saved checkpoint reads like the TF variables.
 
-Our name, shape, and the TF / magenta.js variable (``A/`` = ``rnn/attention_cell_wrapper/``,
-``cell_k/`` = ``[A/]multi_rnn_cell/cell_k/basic_lstm_cell/``):
+Our name, shape, and the TF / magenta.js variable of the whole-stack layout (``A/`` =
+``rnn/attention_cell_wrapper/``, ``cell_k/`` = ``[A/]multi_rnn_cell/cell_k/basic_lstm_cell/``;
+the first-layer layout's names and shapes are in :mod:`melodyrnn.models.attention`):
 
 * ``cells.{k}.kernel``        [in_k + H_k, 4 H_k]  ``cell_k/kernel``
 * ``cells.{k}.bias``          [4 H_k]              ``cell_k/bias``
@@ -42,155 +45,41 @@ Two ways to run the same math:
   generation loops. Stepping
   ``nn.LSTM`` one token at a time is several times slower on CPU.
 
-Attention (magenta.js / old-TF "whole stack" layout)
-----------------------------------------------------
-With ``attn_length = L > 0`` the attention wrapper wraps the whole stack. State besides the
-LSTM ``(c_k, h_k)``: ``a`` (attention vector, [S]) and ``M`` (window of the last ``L`` outputs,
-[L, S]), all zeros at the start. One step with input ``x``:
-
-1. ``u = concat(x, a) @ input_kernel + input_bias``; the LSTM stack runs on ``u``;
-2. ``q = concat(c_0, h_0, c_1, h_1, ...) @ query_kernel`` (``+ query_bias`` only if
-   ``attn_query_bias``: TF adds it, magenta.js does not);
-3. ``s_l = Σ_j attn_v[j]·tanh((M @ attn_w)[l, j] + q[j])``, ``w = softmax(s)`` over the window,
-   ``d = Σ_l w_l·M[l]``;
-4. ``out = concat(h_out, d) @ output_kernel + output_bias`` where ``h_out`` is the output of
-   layer ``attn_output_layer`` (magenta.js hard-codes layer 2; default: the last layer);
-5. ``a = d``; ``M`` drops its oldest row and appends ``out``; ``out`` goes to the logits layer.
-
-Attention makes each step depend on the previous output, so ``forward`` loops over time for
-attention models. (Magenta's current TF code wraps only the first layer; that layout is not
-implemented here.)
+Attention
+---------
+With ``attn_length = L > 0`` TF's attention wrapper (:mod:`melodyrnn.models.attention`) wraps
+either the whole stack (``attn_wraps="stack"``, the default: magenta.js and Magenta before May
+2017) or only layer 0 (``attn_wraps="first"``: Magenta since then). Attention makes each step
+depend on the previous output, so ``forward`` loops over time through the wrapped part: the
+whole stack, or layer 0 only (the layers above it then run fused over the sequence).
 
 Dropout (training only) is TF's ``DropoutWrapper(output_keep_prob)``: on the output of *every*
-layer, including the last, never on the recurrent state.
+layer, including the last, never on the recurrent state; in the first-layer layout layer 0's
+output is the attention wrapper's.
 
 State
 -----
 A state is a tuple of tensors, each with the batch as its first dimension:
-``(c_0, h_0, c_1, h_1, ..., [a, M])``. :meth:`EventRNN.reorder_state` selects/reorders rows
-(beam search), :meth:`EventRNN.zero_state` makes the initial state.
+``(c_0, h_0, c_1, h_1, ..., [a, M])`` in both layouts. :meth:`EventRNN.reorder_state`
+selects/reorders rows (beam search), :meth:`EventRNN.zero_state` makes the initial state.
 """
 
 from __future__ import annotations
 
-import math
-import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from melodyrnn.errors import ConfigError, ModelInputError
+from melodyrnn.models.attention import AttentionParams, attention_step
+from melodyrnn.models.configs import ATTENTION_LAYOUTS, ModelConfig
+from melodyrnn.models.layers import LinearParams, LSTMCellParams
 
-if TYPE_CHECKING:
-    from melodyrnn.models.configs import ModelConfig
-
-__all__ = ["AttentionParams", "EventRNN", "LSTMCellParams", "LinearParams", "State"]
+__all__ = ["EventRNN", "State"]
 
 State = tuple[torch.Tensor, ...]
-
-FORGET_BIAS = 1.0
-
-
-def _glorot_uniform_(tensor: torch.Tensor) -> None:
-    """TF's default glorot-uniform initializer (a 1-D tensor uses fan_in = fan_out = size)."""
-    if tensor.dim() == 1:
-        fan_in = fan_out = tensor.shape[0]
-    else:
-        fan_in, fan_out = tensor.shape[0], tensor.shape[1]
-    limit = math.sqrt(6.0 / (fan_in + fan_out))
-    with torch.no_grad():
-        tensor.uniform_(-limit, limit)
-
-
-class LSTMCellParams(nn.Module):
-    """One TF ``BasicLSTMCell``: ``kernel`` [in + H, 4H] and ``bias`` [4H], gates ``i, j, f, o``."""
-
-    def __init__(self, input_size: int, hidden_size: int) -> None:
-        super().__init__()
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.kernel = nn.Parameter(torch.empty(input_size + hidden_size, 4 * hidden_size))
-        self.bias = nn.Parameter(torch.zeros(4 * hidden_size))
-        forget_tf = torch.zeros(4 * hidden_size)
-        forget_tf[2 * hidden_size : 3 * hidden_size] = FORGET_BIAS
-        # The same constant in torch's gate order (i, f, g, o): used as nn.LSTM's bias_hh.
-        forget_torch = torch.zeros(4 * hidden_size)
-        forget_torch[hidden_size : 2 * hidden_size] = FORGET_BIAS
-        torch_order = torch.arange(4 * hidden_size).view(4, hidden_size)[[0, 2, 1, 3]].reshape(-1)
-        self.register_buffer("forget_tf", forget_tf, persistent=False)
-        self.register_buffer("forget_torch", forget_torch, persistent=False)
-        self.register_buffer("torch_order", torch_order, persistent=False)
-        _glorot_uniform_(self.kernel)
-
-    def step(self, x: torch.Tensor, c: torch.Tensor, h: torch.Tensor):
-        """One time step: returns the new ``(c, h)``."""
-        size = self.hidden_size
-        z = torch.addmm(self.bias + self.forget_tf, x, self.kernel[: self.input_size])
-        z.addmm_(h, self.kernel[self.input_size :])
-        # One sigmoid over all four blocks (the j block's sigmoid is simply unused).
-        gates = torch.sigmoid(z)
-        i, _, f, o = gates.chunk(4, dim=1)
-        c = torch.addcmul(c * f, i, torch.tanh(z[:, size : 2 * size]))
-        h = torch.tanh(c) * o
-        return c, h
-
-    def torch_lstm_weights(self) -> list[torch.Tensor]:
-        """``[weight_ih, weight_hh, bias_ih, bias_hh]`` for ``torch.lstm`` (exact mapping)."""
-        reordered = self.kernel.index_select(1, self.torch_order).t()
-        return [
-            reordered[:, : self.input_size].contiguous(),
-            reordered[:, self.input_size :].contiguous(),
-            self.bias.index_select(0, self.torch_order),
-            self.forget_torch,
-        ]
-
-    def run_sequence(self, x: torch.Tensor, c: torch.Tensor, h: torch.Tensor, train: bool):
-        """Run the cell over ``x`` [B, T, in] in one fused call; returns ``(out, c, h)``."""
-        hx = (h.unsqueeze(0).contiguous(), c.unsqueeze(0).contiguous())
-        with warnings.catch_warnings():
-            # cuDNN warns that these derived weights are not one contiguous chunk; harmless.
-            warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
-            out, h_n, c_n = torch.lstm(
-                x, hx, self.torch_lstm_weights(), True, 1, 0.0, train, False, True
-            )
-        return out, c_n[0], h_n[0]
-
-
-class AttentionParams(nn.Module):
-    """Parameters of the whole-stack attention wrapper (see the module docstring)."""
-
-    def __init__(self, input_size: int, attn_size: int, state_size: int, output_hidden: int):
-        super().__init__()
-        s = attn_size
-        self.input_kernel = nn.Parameter(torch.empty(input_size + s, input_size))
-        self.input_bias = nn.Parameter(torch.zeros(input_size))
-        self.attn_w = nn.Parameter(torch.empty(s, s))
-        self.attn_v = nn.Parameter(torch.empty(s))
-        self.query_kernel = nn.Parameter(torch.empty(state_size, s))
-        self.query_bias = nn.Parameter(torch.zeros(s))
-        self.output_kernel = nn.Parameter(torch.empty(output_hidden + s, s))
-        self.output_bias = nn.Parameter(torch.zeros(s))
-        for p in (
-            self.input_kernel,
-            self.attn_w,
-            self.attn_v,
-            self.query_kernel,
-            self.output_kernel,
-        ):
-            _glorot_uniform_(p)
-
-
-class LinearParams(nn.Module):
-    """``fully_connected``: ``logits = x @ weights + biases`` (TF layout, no transpose)."""
-
-    def __init__(self, in_features: int, num_classes: int) -> None:
-        super().__init__()
-        self.weights = nn.Parameter(torch.empty(in_features, num_classes))
-        self.biases = nn.Parameter(torch.zeros(num_classes))
-        _glorot_uniform_(self.weights)
 
 
 class EventRNN(nn.Module):
@@ -207,6 +96,9 @@ class EventRNN(nn.Module):
         attn_size: attention size S (default: the size of ``attn_output_layer``).
         attn_query_bias: add ``query_bias`` to the attention query (TF layout) or not
             (magenta.js layout, the default).
+        attn_wraps: ``"stack"`` (the default): the attention wrapper wraps the whole stack;
+            ``"first"``: it wraps layer 0 only (Magenta since May 2017; then
+            ``attn_output_layer`` must be None and S defaults to layer 0's size).
     """
 
     def __init__(
@@ -219,6 +111,7 @@ class EventRNN(nn.Module):
         attn_output_layer: int | None = None,
         attn_size: int | None = None,
         attn_query_bias: bool = False,
+        attn_wraps: str = "stack",
     ) -> None:
         super().__init__()
         layer_sizes = [int(size) for size in layer_sizes]
@@ -228,13 +121,27 @@ class EventRNN(nn.Module):
             )
         if not 0.0 < dropout_keep_prob <= 1.0:
             raise ConfigError(f"dropout_keep_prob must be in (0, 1], got {dropout_keep_prob}")
+        if attn_wraps not in ATTENTION_LAYOUTS:
+            raise ConfigError(
+                f"attn_wraps must be one of {', '.join(ATTENTION_LAYOUTS)}, got {attn_wraps!r}"
+            )
         self.input_size = int(input_size)
         self.layer_sizes = layer_sizes
         self.num_classes = int(num_classes)
         self.dropout_keep_prob = float(dropout_keep_prob)
         self.attn_length = int(attn_length)
         self.attn_query_bias = bool(attn_query_bias)
-        if self.attn_length:
+        self.attn_wraps = attn_wraps
+        self.attn_output_layer: int | None = None
+        self.attn_size: int | None = None
+        if attn_wraps == "first" and (not self.attn_length or attn_output_layer is not None):
+            raise ConfigError(
+                "attn_wraps 'first' needs attn_length > 0 and no attn_output_layer (the "
+                "wrapper around layer 0 projects layer 0's output)"
+            )
+        if self.attn_length and attn_wraps == "first":
+            self.attn_size = int(attn_size or layer_sizes[0])
+        elif self.attn_length:
             if attn_output_layer is None:
                 attn_output_layer = len(layer_sizes) - 1
             if not 0 <= attn_output_layer < len(layer_sizes):
@@ -242,27 +149,31 @@ class EventRNN(nn.Module):
                     f"attn_output_layer {attn_output_layer} is not a layer index of "
                     f"{len(layer_sizes)} layers"
                 )
-            self.attn_output_layer: int | None = int(attn_output_layer)
-            self.attn_size: int | None = int(attn_size or layer_sizes[attn_output_layer])
-        else:
-            self.attn_output_layer = None
-            self.attn_size = None
+            self.attn_output_layer = int(attn_output_layer)
+            self.attn_size = int(attn_size or layer_sizes[attn_output_layer])
 
         sizes_in = [self.input_size] + layer_sizes[:-1]
+        if self.first_layer_attention and len(layer_sizes) > 1:
+            sizes_in[1] = self.attn_size  # layer 1 reads the wrapper's output
         self.cells = nn.ModuleList(
             LSTMCellParams(n_in, n_h) for n_in, n_h in zip(sizes_in, layer_sizes, strict=True)
         )
-        if self.attn_length:
-            self.attention: AttentionParams | None = AttentionParams(
+        out_features = layer_sizes[-1]
+        self.attention: AttentionParams | None = None
+        if self.first_layer_attention:
+            self.attention = AttentionParams(
+                self.input_size, self.attn_size, 2 * layer_sizes[0], layer_sizes[0]
+            )
+            if len(layer_sizes) == 1:
+                out_features = self.attn_size
+        elif self.attn_length:
+            self.attention = AttentionParams(
                 self.input_size,
                 self.attn_size,
                 2 * sum(layer_sizes),
                 layer_sizes[self.attn_output_layer],
             )
             out_features = self.attn_size
-        else:
-            self.attention = None
-            out_features = layer_sizes[-1]
         self.logits = LinearParams(out_features, self.num_classes)
 
     # ----------------------------------------------------------------- construction
@@ -279,7 +190,13 @@ class EventRNN(nn.Module):
             attn_output_layer=config.attn_output_layer,
             attn_size=config.attn_size,
             attn_query_bias=config.attn_query_bias,
+            attn_wraps=config.attn_wraps,
         )
+
+    @property
+    def first_layer_attention(self) -> bool:
+        """Whether the attention wrapper wraps layer 0 only (``attn_wraps="first"``)."""
+        return bool(self.attn_length) and self.attn_wraps == "first"
 
     @property
     def device(self) -> torch.device:
@@ -327,35 +244,57 @@ class EventRNN(nn.Module):
                 f"expected inputs of shape {shape} with X = {self.input_size}, got {tuple(x.shape)}"
             )
 
-    def _stack_step(self, x: torch.Tensor, state: State):
-        """One step of the LSTM stack: (output of every layer after dropout, new (c, h) parts)."""
+    def _stack_step(self, x: torch.Tensor, state: State, start: int = 0):
+        """One step of LSTM layers ``start``..: (output of each after dropout, new (c, h) parts)."""
         outputs = []
         new_state: list[torch.Tensor] = []
         inp = x
-        for k, cell in enumerate(self.cells):
-            c, h = cell.step(inp, state[2 * k], state[2 * k + 1])
+        for k in range(start, len(self.cells)):
+            c, h = self.cells[k].step(inp, state[2 * k], state[2 * k + 1])
             new_state += [c, h]
             inp = self._dropout(h)
             outputs.append(inp)
         return outputs, new_state
 
+    def _first_layer_step(self, x, c, h, a, window):
+        """One step of layer 0 inside its wrapper: ``(out, (c_0, h_0), a, window)``."""
+        cell = self.cells[0]
+
+        def run_cell(u: torch.Tensor):
+            c_new, h_new = cell.step(u, c, h)
+            return h_new, (c_new, h_new)
+
+        return attention_step(self.attention, x, a, window, run_cell, self.attn_query_bias)
+
     def _attention_step(self, x: torch.Tensor, state: State):
-        """One step of the attention-wrapped stack: (attention output [B, S], new state)."""
-        att = self.attention
+        """One step of an attention model: (the logits layer's input, new state)."""
         a, window = state[-2], state[-1]
-        u = torch.addmm(att.input_bias, torch.cat((x, a), dim=1), att.input_kernel)
-        outputs, lstm_state = self._stack_step(u, state)
-        query = torch.cat(lstm_state, dim=1) @ att.query_kernel
-        if self.attn_query_bias:
-            query = query + att.query_bias
-        features = torch.matmul(window, att.attn_w)  # [B, L, S]
-        scores = torch.tanh(features + query.unsqueeze(1)) @ att.attn_v  # [B, L]
-        weights = torch.softmax(scores, dim=1)
-        d = torch.bmm(weights.unsqueeze(1), window).squeeze(1)  # [B, S]
-        h_out = outputs[self.attn_output_layer]
-        out = torch.addmm(att.output_bias, torch.cat((h_out, d), dim=1), att.output_kernel)
-        window = torch.cat((window[:, 1:], out.unsqueeze(1)), dim=1)
-        return out, (*lstm_state, d, window)
+        if self.first_layer_attention:
+            out, layer0, a, window = self._first_layer_step(x, state[0], state[1], a, window)
+            inp = self._dropout(out)
+            outputs, upper = self._stack_step(inp, state, start=1)
+            return (outputs[-1] if outputs else inp), (*layer0, *upper, a, window)
+
+        def run_stack(u: torch.Tensor):
+            outputs, lstm_state = self._stack_step(u, state)
+            return outputs[self.attn_output_layer], lstm_state
+
+        out, lstm_state, a, window = attention_step(
+            self.attention, x, a, window, run_stack, self.attn_query_bias
+        )
+        return out, (*lstm_state, a, window)
+
+    def _run_fused(self, features: torch.Tensor, state: State, start: int = 0):
+        """LSTM layers ``start``.. over a whole sequence, one fused call each: (the last
+        layer's outputs after dropout, new (c, h) parts)."""
+        new_state: list[torch.Tensor] = []
+        for k in range(start, len(self.cells)):
+            out, c, h = self.cells[k].run_sequence(
+                features, state[2 * k], state[2 * k + 1], self.training
+            )
+            new_state += [c, h]
+            features = self._dropout(out)
+        return features, new_state
 
     def step(self, x: torch.Tensor, state: State | None = None):
         """One time step: ``x`` [B, X] -> ``(logits [B, C], new_state)``.
@@ -411,7 +350,8 @@ class EventRNN(nn.Module):
     def forward(self, inputs: torch.Tensor, state: State | None = None):
         """Run a whole sequence: ``inputs`` [B, T, X] -> ``(logits [B, T, C], final state)``.
 
-        Without attention every layer is one fused ``torch.lstm`` call over the T steps.
+        Without attention every layer is one fused ``torch.lstm`` call over the T steps; with
+        attention around layer 0 only, the layers above it are.
         """
         self._check_input(inputs, 3)
         batch, steps, _ = inputs.shape
@@ -420,21 +360,22 @@ class EventRNN(nn.Module):
         if steps == 0:
             empty = inputs.new_zeros(batch, 0, self.num_classes)
             return empty, tuple(state)
-        if self.attention is not None:
+        if self.first_layer_attention:
+            c, h, a, window = state[0], state[1], state[-2], state[-1]
+            outs = []
+            for t in range(steps):
+                out, (c, h), a, window = self._first_layer_step(inputs[:, t], c, h, a, window)
+                outs.append(out)
+            features, upper = self._run_fused(self._dropout(torch.stack(outs, dim=1)), state, 1)
+            state = (c, h, *upper, a, window)
+        elif self.attention is not None:
             outs = []
             for t in range(steps):
                 out, state = self._attention_step(inputs[:, t], state)
                 outs.append(out)
             features = torch.stack(outs, dim=1)
         else:
-            features = inputs
-            new_state: list[torch.Tensor] = []
-            for k, cell in enumerate(self.cells):
-                out, c, h = cell.run_sequence(
-                    features, state[2 * k], state[2 * k + 1], self.training
-                )
-                new_state += [c, h]
-                features = self._dropout(out)
+            features, new_state = self._run_fused(inputs, state)
             state = tuple(new_state)
         logits = torch.matmul(features, self.logits.weights) + self.logits.biases
         return logits, tuple(state)

@@ -8,7 +8,7 @@ brings each to the names magenta.js uses (:func:`melodyrnn.models.magenta_js.tf_
   ``fully_connected/{weights,biases}``, and with attention around the whole stack
   ``rnn/attention_cell_wrapper/{kernel, bias, attention/{attn_w, attn_v, kernel, bias},
   attn_output_projection/{kernel, bias}}`` (magenta.js spells the last scope
-  ``attention_output_projection``);
+  ``attention_output_projection``) and the cells under ``rnn/attention_cell_wrapper/``;
 * TF 1.0: the same scopes with ``weights``/``biases`` for ``kernel``/``bias`` (the renames
   TensorFlow's own ``checkpoint_convert`` tool makes);
 * TF 0.x: ``RNN/MultiRNNCell/Cell{k}/BasicLSTMCell/Linear/{Matrix,Bias}`` and CamelCase
@@ -16,16 +16,22 @@ brings each to the names magenta.js uses (:func:`melodyrnn.models.magenta_js.tf_
   each linear layer in its own ``Linear`` scope). The LSTM names are those of
   ``checkpoint_convert``; the attention ones follow the same pattern (inferred).
 
+Attention comes in two layouts (:mod:`melodyrnn.models.attention`), told apart by the names:
+around the whole stack (``rnn/attention_cell_wrapper/...``: Magenta before May 2017, the
+published bundles) or, Magenta's layout since then, around the first LSTM layer only: the same
+wrapper leaves under ``rnn/multi_rnn_cell/cell_0/attention_cell_wrapper/``, cell 0 under its
+``basic_lstm_cell/``, the other cells under ``rnn/multi_rnn_cell/cell_k/basic_lstm_cell/``
+(:func:`first_layer_variable_names`). That one loads as ``attn_wraps="first"``. A checkpoint
+with both layouts, or with a wrapper around another layer, is refused.
+
 Everything else in a checkpoint (``global_step``, Adam's slots ``.../Adam``, ``beta1_power``)
 is ignored. Layer sizes come from the LSTM biases, the attention size from ``attn_v``, input
 width and classes from the first kernel and the logits bias; the config (event encoding,
 attention length) from the generator id, or, without one, from the input width and classes
 (:data:`SHAPE_CONFIGS`).
 
-Two layouts are refused with a message that says why: Magenta's attention since May 2017
-wraps only the first LSTM layer (``rnn/multi_rnn_cell/cell_0/attention_cell_wrapper/...``),
-which :class:`EventRNN` does not implement, and cuDNN LSTMs (``use_cudnn``), whose weights are
-one opaque buffer.
+cuDNN LSTMs (``use_cudnn``), whose weights are one opaque buffer, are refused with a message
+that says why.
 """
 
 from __future__ import annotations
@@ -42,9 +48,18 @@ from melodyrnn.models.magenta_js import lstm_layer_sizes, tf_variable_names
 from melodyrnn.models.rnn import EventRNN
 from melodyrnn.models.tf_checkpoint import TFCheckpoint
 
-__all__ = ["SHAPE_CONFIGS", "canonical_name", "canonical_names", "network_from_checkpoint"]
+__all__ = [
+    "SHAPE_CONFIGS",
+    "canonical_name",
+    "canonical_names",
+    "first_layer_variable_names",
+    "network_from_checkpoint",
+]
 
 _ATTN = "rnn/attention_cell_wrapper/"
+_FIRST = "rnn/multi_rnn_cell/cell_0/attention_cell_wrapper/"
+_PLAIN_CELL_0 = "rnn/multi_rnn_cell/cell_0/basic_lstm_cell/"
+_WRAPPED_CELL = re.compile(r"rnn/multi_rnn_cell/cell_(\d+)/attention_cell_wrapper/")
 _SCOPES = {
     "RNN": "rnn",
     "MultiRNNCell": "multi_rnn_cell",
@@ -106,19 +121,55 @@ def canonical_names(checkpoint: TFCheckpoint) -> dict[str, str]:
     return out
 
 
-def _refuse_layouts(where: str, names: dict[str, str]) -> None:
+def first_layer_variable_names(num_layers: int) -> dict[str, str]:
+    """Our parameter name -> canonical TF name (see the module docstring) in Magenta's
+    first-layer attention layout, in the model's parameter order."""
+    plain = tf_variable_names(num_layers, attention=False)
+    stack = tf_variable_names(num_layers, attention=True)
+    names = {}
+    for ours, theirs in plain.items():
+        if ours.startswith("logits."):
+            break
+        names[ours] = theirs.replace(_PLAIN_CELL_0, _FIRST + "basic_lstm_cell/")
+    for ours, theirs in stack.items():
+        if ours.startswith("attention."):
+            names[ours] = _FIRST + theirs[len(_ATTN) :]
+    names["logits.weights"] = plain["logits.weights"]
+    names["logits.biases"] = plain["logits.biases"]
+    return names
+
+
+def _attention_layout(where: str, names: dict[str, str]) -> str | None:
+    """``"stack"``, ``"first"`` or None (no attention) from the variable names; CheckpointError
+    for a cuDNN LSTM and for attention layouts Magenta never made."""
+    wrapped = set()
     for name in names:
-        if re.match(r"rnn/multi_rnn_cell/cell_\d+/attention_cell_wrapper/", name):
-            raise CheckpointError(
-                f"{where} is a Magenta model with attention around its first LSTM layer only "
-                "(Magenta's layout since May 2017); melodyrnn implements attention around the "
-                "whole stack (the published bundles' layout) only"
-            )
+        match = _WRAPPED_CELL.match(name)
+        if match:
+            wrapped.add(int(match.group(1)))
         if "cudnn" in name.lower():
             raise CheckpointError(
                 f"{where} holds a cuDNN LSTM ({names[name]}); melodyrnn reads Magenta's "
                 "BasicLSTMCell checkpoints only"
             )
+    stack = any(name.startswith(_ATTN) for name in names)
+    if wrapped - {0}:
+        raise CheckpointError(
+            f"{where} has an attention wrapper around LSTM layer {max(wrapped)}; Magenta wraps "
+            "the whole stack or the first layer only, and so does melodyrnn"
+        )
+    if wrapped and stack:
+        raise CheckpointError(
+            f"{where} holds attention variables of two layouts (around the whole stack and "
+            "around the first LSTM layer); a Magenta model has one"
+        )
+    if wrapped and any(name.startswith(_PLAIN_CELL_0) for name in names):
+        raise CheckpointError(
+            f"{where} holds LSTM layer 0 both inside and outside its attention wrapper"
+        )
+    if wrapped:
+        return "first"
+    return "stack" if (_ATTN + "kernel") in names else None
 
 
 def network_from_checkpoint(
@@ -134,12 +185,18 @@ def network_from_checkpoint(
     """
     where = checkpoint.where
     names = canonical_names(checkpoint)
-    _refuse_layouts(where, names)
+    layout = _attention_layout(where, names)
     shapes = {name: checkpoint.tensors[stored].shape for name, stored in names.items()}
-    attention = (_ATTN + "kernel") in shapes
-    layer_sizes = lstm_layer_sizes(shapes, _ATTN if attention else "rnn/", what=where)
-    kernel = shapes[
-        (_ATTN if attention else "rnn/") + "multi_rnn_cell/cell_0/basic_lstm_cell/kernel"
+    attention = layout is not None
+    wrapper = _FIRST if layout == "first" else _ATTN
+    cells = dict(shapes)
+    if layout == "first":  # layer 0 where the plain layout has it, for counting the layers
+        for part in ("kernel", "bias"):
+            if _FIRST + "basic_lstm_cell/" + part in shapes:
+                cells[_PLAIN_CELL_0 + part] = shapes[_FIRST + "basic_lstm_cell/" + part]
+    layer_sizes = lstm_layer_sizes(cells, _ATTN if layout == "stack" else "rnn/", what=where)
+    kernel = cells[
+        (_ATTN if layout == "stack" else "rnn/") + "multi_rnn_cell/cell_0/basic_lstm_cell/kernel"
     ]
     if len(kernel) != 2 or kernel[0] <= layer_sizes[0]:
         raise CheckpointError(
@@ -160,18 +217,23 @@ def network_from_checkpoint(
             raise CheckpointError(
                 f"{where} has attention but its config {base.name} has no attention length"
             )
-        attn_v = shapes.get(_ATTN + "attention/attn_v", ())
+        attn_v = shapes.get(wrapper + "attention/attn_v", ())
         if len(attn_v) != 1 or not attn_v[0]:
             raise CheckpointError(f"{where}: attention/attn_v is missing or not 1-D")
         attn_size = attn_v[0]
-    expected = parameter_shapes(input_size, layer_sizes, num_classes, attn_length, None, attn_size)
+    expected = parameter_shapes(
+        input_size, layer_sizes, num_classes, attn_length, None, attn_size, layout or "stack"
+    )
     check_limit(
         "max_parameters",
         sum(math.prod(shape) for shape in expected.values()),
         f"the model in {where}",
         error=CheckpointLimitError,
     )
-    mapping = tf_variable_names(len(layer_sizes), attention)
+    if layout == "first":
+        mapping = first_layer_variable_names(len(layer_sizes))
+    else:
+        mapping = tf_variable_names(len(layer_sizes), attention)
     for ours, theirs in mapping.items():  # every shape checked before a weight is read
         if theirs not in names:
             raise CheckpointError(f"{where} lacks the variable {theirs} (or an older name of it)")
@@ -191,6 +253,7 @@ def network_from_checkpoint(
             attn_output_layer=None,
             attn_size=attn_size,
             attn_query_bias=attention,
+            attn_wraps=layout or "stack",
             description=description or base.description,
         )
     except ConfigError as exc:
