@@ -75,6 +75,7 @@ FIXTURES = [
     ("attention_rnn_layer0", "attention_rnn", 74, 40, [4, 4], 40, "layer0", True),
     ("drum_kit_layer0", "drum_kit", 518, 512, [6, 8, 8], 32, "layer0", True),
     ("attention_improv_layer0", "attention_improv", 123, 40, [10, 8, 6], 40, "layer0", True),
+    ("one_drum", "one_drum", 2, 2, [8, 6], 0, "tf1.1", True),
 ]
 ADAM_SLOTS = {"basic_rnn"}  # V2 run folders that also hold Adam's slots, as training writes
 

@@ -12,6 +12,7 @@ from melodyrnn.errors import EncodingError, NonIntegerStepsPerBarError, Quantiza
 from melodyrnn.events.drums import (
     MAGENTA_DRUM_PITCH_CLASSES,
     MAGENTA_JS_DRUM_PITCH_CLASSES,
+    ONE_DRUM_PITCH_CLASSES,
     DrumTrack,
     MultiDrumOneHotEncoding,
     extract_drum_tracks,
@@ -353,6 +354,23 @@ def test_array_round_trip_plays_first_pitch_of_each_class():
     assert DrumTrack.from_array([514, 3], "magenta_js").events == [frozenset(), {36, 38}]
     with pytest.raises(EncodingError):
         DrumTrack.from_array([514])
+
+
+def test_one_drum_table_is_one_class_of_every_pitch_decoded_to_a_hand_clap():
+    (group,) = ONE_DRUM_PITCH_CLASSES
+    assert group[0] == 39 and sorted(group) == list(range(128))
+    encoding = MultiDrumOneHotEncoding("one_drum")
+    assert encoding.num_classes == 2 and encoding.pitch_classes == "one_drum"
+    assert [encoding.pitches_to_event(p) for p in ([], [0], [36, 42], [127])] == [0, 1, 1, 1]
+    assert encoding.event_to_pitches(1) == {39} and encoding.event_to_pitches(0) == frozenset()
+    with pytest.raises(EncodingError, match="outside 0..1 for the 'one_drum' drum classes"):
+        encoding.encode_events([0, 2])
+    track = DrumTrack([frozenset({35, 44}), frozenset(), frozenset({0, 127})])
+    assert track.to_array("one_drum").tolist() == [1, 0, 1]
+    assert DrumTrack.from_array([1, 0, 1], "one_drum").events == [{39}, frozenset(), {39}]
+    ns = drums_to_sequence_magenta_js([1, 0, 1, 1], 2, velocity=100, pitch_classes="one_drum")
+    assert [(n.pitch, n.quantized_start_step) for n in ns.notes] == [(39, 0), (39, 2), (39, 3)]
+    assert ns.total_quantized_steps == 4 and all(n.is_drum for n in ns.notes)
 
 
 # --- magenta.js parity --------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import torch
 from mag_helpers import FIRST_LAYER, GENERATORS, OLD_NAMES, load_npz, tf_names, unpack_fixtures
 
 from melodyrnn.cli import main
+from melodyrnn.events.base import quantized_sequence
 from melodyrnn.generation.music_rnn import MusicRNN
 from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.models.crc32c import crc32c, mask, unmask
@@ -59,8 +60,8 @@ def assert_same_state(a, b) -> None:
 
 def primer_for(rnn: MusicRNN, length: int = 24) -> np.ndarray:
     rng = np.random.default_rng(3)
-    if rnn.kind == "drums":
-        return rng.integers(0, 512, size=length)
+    if rnn.kind == "drums":  # 512 events for drum_kit, 2 for one_drum
+        return rng.integers(0, rnn.num_classes, size=length)
     low, high = rnn.pitch_range
     return np.where(rng.random(length) < 0.4, rng.integers(low, high + 1, size=length), -2)
 
@@ -313,7 +314,7 @@ def run_cli(capsys, *argv):
 
 
 @pytest.mark.parametrize(
-    "name", ["attention_rnn", "drum_kit", "chord_pitches_improv", *sorted(FIRST_LAYER)]
+    "name", ["attention_rnn", "drum_kit", "one_drum", "chord_pitches_improv", *sorted(FIRST_LAYER)]
 )
 def test_convert_round_trip_is_bit_identical(mag, name, tmp_path, capsys):
     code, out, err = run_cli(capsys, "convert", mag / f"{name}.mag", tmp_path / "a")
@@ -351,6 +352,44 @@ def test_inspect_model(mag, capsys):
     assert code == 0 and "attention wraps:  first" in out and "layer sizes:      [4, 4]" in out
     code, out, _ = run_cli(capsys, "inspect-model", mag / "basic_rnn.mag")
     assert code == 0 and "attention wraps" not in out
+
+
+def test_one_drum_bundle_continues_drums_as_hand_claps(mag):
+    """Magenta's one_drum: one class of every pitch, so a primer of any drums reads as hits,
+    and the continuation (from the bundle, and from the same weights built directly) plays
+    every hit as pitch 39."""
+    bundle = MusicRNN.from_pretrained(mag / "one_drum.mag")
+    config = bundle.config
+    assert (bundle.kind, config.name, config.steps_per_quarter) == ("drums", "one_drum_rnn", 2)
+    assert (config.input_size, config.num_classes, config.attn_length) == (2, 2, 0)
+    assert config.encoder == {
+        "type": "drums",
+        "binary_counter_bits": 0,
+        "pitch_classes": "one_drum",
+    }
+    assert config.layer_sizes == [8, 6]  # the fixture's; Magenta's own are [128, 128]
+    steps = [0, 1, 1, 3, 4, 6, 7]
+    pitches = [36, 42, 38, 0, 127, 49, 39]
+    primer = quantized_sequence(pitches, steps, [s + 1 for s in steps], 8, 2, 120.0, 100)
+    assert bundle.primer_events(primer).tolist() == [1, 1, 0, 1, 1, 0, 1, 1]
+
+    direct = EventRNN(config.input_size, config.layer_sizes, config.num_classes)
+    names = tf_names(len(config.layer_sizes), attention=False)
+    weights = weights_of(load_npz(mag, "one_drum"))
+    with torch.no_grad():
+        for ours, param in direct.named_parameters():
+            param.copy_(torch.from_numpy(weights[names[ours]].reshape(param.shape)))
+    built = MusicRNN(direct.eval(), config, bundle.metadata)
+    options = SamplingOptions(seed=5, num_outputs=3, temperature=1.5)
+    outputs = bundle.continue_sequence(primer, 32, options=options)
+    assert len(outputs) == 3
+    hits = [n for ns in outputs for n in ns.notes]
+    assert hits and {n.pitch for n in hits} == {39} and all(n.is_drum for n in hits)
+    for ours, theirs in zip(outputs, built.continue_sequence(primer, 32, options=options)):
+        assert [(n.pitch, n.quantized_start_step) for n in ours.notes] == [
+            (n.pitch, n.quantized_start_step) for n in theirs.notes
+        ]
+        assert ours.total_quantized_steps == 32  # the continuation only, from step 0
 
 
 def test_continue_a_midi_file_with_a_bundle(mag, tmp_path, capsys):

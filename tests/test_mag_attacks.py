@@ -132,8 +132,8 @@ def bundle_of_an_unsupported_model(mag, out):
     return bundle_of(out, fixture_checkpoint(mag), "performance_with_dynamics")
 
 
-@case("its 2-state drum encoding is not implemented here")
-def bundle_of_one_drum(mag, out):
+@case("one_drum_rnn with Magenta's default note range has 2 and 2")
+def bundle_of_one_drum_with_melody_weights(mag, out):
     return bundle_of(out, fixture_checkpoint(mag), "one_drum")
 
 

@@ -179,6 +179,7 @@ def test_registry_values():
         "lookback_rnn": (121, 40, [128, 128], 0.5, 0, 5.0, 128),
         "attention_rnn": (74, 40, [128, 128], 0.5, 40, 3.0, 128),
         "drum_kit_rnn": (518, 512, [256, 256, 256], 0.5, 32, 3.0, 128),
+        "one_drum_rnn": (2, 2, [128, 128], 0.5, 0, 5.0, 128),
         "chord_pitches_improv": (75, 38, [256, 256, 256], 0.5, 0, 3.0, 128),
     }
     assert set(CONFIGS) == set(expected)
@@ -199,6 +200,7 @@ def test_registry_values():
         assert EventRNN.from_config(c).input_size == c.input_size
     assert get_config("basic_rnn").transpose_to_key == 0
     assert get_config("mono_rnn").transpose_to_key is None
+    assert get_config("one_drum_rnn").steps_per_quarter == 2
 
 
 def test_registry_encoder_specs_build_encoders_of_the_configured_size():

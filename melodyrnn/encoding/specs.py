@@ -24,7 +24,7 @@ from melodyrnn.encoding.lookback import (
 from melodyrnn.encoding.one_hot import MelodyOneHotEncoding, OneHotEventSequenceEncoderDecoder
 from melodyrnn.errors import ConfigError
 from melodyrnn.events.chords import make_chord_encoding
-from melodyrnn.events.drums import MultiDrumOneHotEncoding
+from melodyrnn.events.drums import DRUM_PITCH_CLASS_NAMES, MultiDrumOneHotEncoding
 
 _REQUIRED = object()
 
@@ -71,7 +71,8 @@ def make_encoder(spec: dict) -> Any:
 
     Types: one_hot_melody, lookback_melody, key_melody (min_note, max_note exclusive, and for
     the last two optional lookback_distances and binary_counter_bits), drums
-    (binary_counter_bits, pitch_classes "magenta" | "magenta_js") and conditional
+    (binary_counter_bits, pitch_classes "magenta" | "magenta_js" | "one_drum"; 0 bits and no
+    lookback_distances is a plain one-hot encoder, as Magenta's one_drum) and conditional
     ({"control": {"type": "pitch_chords" | "triad_chords" | "major_minor_chords"}, "target":
     <spec>}; pitch_chords may add "slash_bass": false for magenta.js). Raises ConfigError for
     anything else.
@@ -90,9 +91,11 @@ def make_encoder(spec: dict) -> Any:
             f["min_note"], f["max_note"], f["lookback_distances"], f["binary_counter_bits"]
         )
     if kind == "drums":
-        if f["pitch_classes"] not in ("magenta", "magenta_js"):
+        if f["pitch_classes"] not in DRUM_PITCH_CLASS_NAMES:
+            *first, last = (repr(name) for name in DRUM_PITCH_CLASS_NAMES)
             raise ConfigError(
-                f"unknown drum pitch_classes {f['pitch_classes']!r}; use 'magenta' or 'magenta_js'"
+                f"unknown drum pitch_classes {f['pitch_classes']!r}; "
+                f"use {', '.join(first)} or {last}"
             )
         return LookbackEventSequenceEncoderDecoder(
             MultiDrumOneHotEncoding(pitch_classes=f["pitch_classes"]),

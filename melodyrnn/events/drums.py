@@ -1,4 +1,4 @@
-"""Drum tracks: per-step sets of drum pitches, their 9-class bitmask encoding, and extraction.
+"""Drum tracks: per-step sets of drum pitches, their drum-class bitmask encoding, and extraction.
 
 Two flavours of the same idea:
 
@@ -13,6 +13,10 @@ Two flavours of the same idea:
   step into silence. Its class table is here; its reading,
   :func:`~melodyrnn.events.magenta_js.drums_from_sequence_magenta_js`, which reproduces those raw
   labels exactly, lives with magenta.js's melody reading in :mod:`melodyrnn.events.magenta_js`.
+
+Magenta's ``one_drum`` config uses the same encoding with a single class holding every MIDI
+pitch (``ONE_DRUM_PITCH_CLASSES``, named ``"one_drum"``): two events, silence (0) and a hit (1),
+which decodes to pitch 39 (hand clap).
 
 The integer form of a drum event, shared by encoders and the generator, is the bitmask itself.
 """
@@ -64,23 +68,35 @@ MAGENTA_JS_DRUM_PITCH_CLASSES: tuple[tuple[int, ...], ...] = (
     (51, 52, 53, 59, 82),
 )
 
+# Magenta's one_drum config: one class of every MIDI pitch, decoded to 39 (hand clap).
+ONE_DRUM_PITCH_CLASSES: tuple[tuple[int, ...], ...] = ((39, *range(0, 39), *range(40, 128)),)
+
 _NAMED_PITCH_CLASSES = {
     "magenta": MAGENTA_DRUM_PITCH_CLASSES,
     "magenta_js": MAGENTA_JS_DRUM_PITCH_CLASSES,
+    "one_drum": ONE_DRUM_PITCH_CLASSES,
 }
+# The names drum_pitch_classes() and drum encoder specs accept.
+DRUM_PITCH_CLASS_NAMES: tuple[str, ...] = tuple(_NAMED_PITCH_CLASSES)
 
-NUM_DRUM_CLASSES = 9
+NUM_DRUM_CLASSES = 9  # of the Magenta and magenta.js tables
 NUM_DRUM_EVENTS = 2**NUM_DRUM_CLASSES  # 512
 
 
+def _names_text() -> str:
+    *first, last = (repr(name) for name in DRUM_PITCH_CLASS_NAMES)
+    return f"{', '.join(first)} or {last}"
+
+
 def drum_pitch_classes(pitch_classes: str | Sequence[Sequence[int]]) -> tuple[tuple[int, ...], ...]:
-    """The class table named ``"magenta"`` or ``"magenta_js"``, or a checked custom table."""
+    """The class table named ``"magenta"``, ``"magenta_js"`` or ``"one_drum"``, or a checked
+    custom table."""
     if isinstance(pitch_classes, str):
         try:
             return _NAMED_PITCH_CLASSES[pitch_classes]
         except KeyError:
             raise EncodingError(
-                f"unknown drum pitch classes {pitch_classes!r}; use 'magenta' or 'magenta_js'"
+                f"unknown drum pitch classes {pitch_classes!r}; use {_names_text()}"
             ) from None
     table = tuple(tuple(int(p) for p in group) for group in pitch_classes)
     if not table or any(not group for group in table):
@@ -95,7 +111,8 @@ def drum_pitch_classes(pitch_classes: str | Sequence[Sequence[int]]) -> tuple[tu
 
 
 class MultiDrumOneHotEncoding:
-    """Drum events as class bitmasks: event ``sum(2**c)`` over the drum classes struck.
+    """Drum events as class bitmasks: event ``sum(2**c)`` over the drum classes struck
+    (``2**len(classes)`` events: 512 for the 9-class tables, 2 for ``"one_drum"``).
 
     Implements the one-hot *event encoding* protocol the generic encoders build on
     (``num_classes``, ``default_event``, ``encode_event``/``decode_event`` and their vectorised
@@ -118,7 +135,7 @@ class MultiDrumOneHotEncoding:
         ignore_unknown: bool = True,
     ):
         self.class_pitches = drum_pitch_classes(pitch_classes)
-        # The name ("magenta", "magenta_js") when one was given, else the table itself.
+        # The name ("magenta", "magenta_js", "one_drum") when one was given, else the table.
         self.pitch_classes = pitch_classes if isinstance(pitch_classes, str) else self.class_pitches
         self.ignore_unknown = ignore_unknown
         self._class_of_pitch = {p: c for c, group in enumerate(self.class_pitches) for p in group}

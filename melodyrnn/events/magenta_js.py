@@ -26,7 +26,6 @@ from melodyrnn.errors import PitchOutOfRangeError, PolyphonicMelodyError
 from melodyrnn.events.base import quantized_sequence, require_quantized, require_relative_quantized
 from melodyrnn.events.drums import (
     MAGENTA_JS_DRUM_PITCH_CLASSES,
-    NUM_DRUM_EVENTS,
     drum_pitch_classes,
 )
 from melodyrnn.events.melody_events import note_spans
@@ -185,16 +184,18 @@ def drums_to_sequence_magenta_js(
     """Decode drum labels the way ``DrumsOneHotConverter.toNoteSequence`` does.
 
     Per step and per set bit in class order, the first pitch of that class (magenta.js's table,
-    or the ``pitch_classes`` given), one step long, ``is_drum``. A label outside 0..511 (an
-    all-zero one-hot row) plays nothing. The result is quantized (``total_quantized_steps =
-    len(labels)``, one tempo at ``qpm``); notes have magenta.js's missing velocity, 0, unless
-    ``velocity`` says otherwise, and their times are filled in from ``qpm`` for convenience.
+    or the ``pitch_classes`` given), one step long, ``is_drum``. A label outside
+    ``0..2**classes - 1`` (0..511 for a 9-class table; an all-zero one-hot row) plays nothing.
+    The result is quantized (``total_quantized_steps = len(labels)``, one tempo at ``qpm``);
+    notes have magenta.js's missing velocity, 0, unless ``velocity`` says otherwise, and their
+    times are filled in from ``qpm`` for convenience.
     """
     labels = np.asarray(labels, dtype=np.int64).reshape(-1)
     first_pitches = [group[0] for group in drum_pitch_classes(pitch_classes)]
+    num_events = 2 ** len(first_pitches)
     pitches, steps = [], []
     for step, label in enumerate(labels.tolist()):
-        if not 0 <= label < NUM_DRUM_EVENTS:
+        if not 0 <= label < num_events:
             continue
         for cls, pitch in enumerate(first_pitches):
             if (label >> cls) & 1:

@@ -366,6 +366,18 @@ CONFIGS: dict[str, ModelConfig] = {
         description="Melody RNN with lookback (key) encoding and attention.",
         **{**_MELODY_HPARAMS, "attn_length": 40, "clip_norm": 3.0},
     ),
+    "one_drum_rnn": ModelConfig(
+        name="one_drum_rnn",
+        # Magenta's one_drum: one class of every pitch (hits decode to 39), plain one-hot input
+        encoder={"type": "drums", "binary_counter_bits": 0, "pitch_classes": "one_drum"},
+        layer_sizes=[128, 128],
+        dropout_keep_prob=0.5,
+        clip_norm=5.0,
+        learning_rate=0.001,
+        batch_size=128,
+        steps_per_quarter=2,
+        description="Drums RNN with 2-state encoding.",
+    ),
     "drum_kit_rnn": ModelConfig(
         name="drum_kit_rnn",
         encoder={"type": "drums", "binary_counter_bits": 6, "pitch_classes": "magenta"},

@@ -1,8 +1,8 @@
 """Magenta's models without TensorFlow: ``.mag`` generator bundles and TF training checkpoints.
 
-A ``.mag`` file (``basic_rnn.mag``, ``attention_rnn.mag``, ``drum_kit_rnn.mag``, ...) is a
-``GeneratorBundle`` protocol buffer (package ``magenta``), decoded here by hand
-(:mod:`melodyrnn.models.protowire`):
+A ``.mag`` file (``basic_rnn.mag``, ``attention_rnn.mag``, ``drum_kit_rnn.mag``,
+``one_drum.mag``, ...) is a ``GeneratorBundle`` protocol buffer (package ``magenta``), decoded
+here by hand (:mod:`melodyrnn.models.protowire`):
 
 * ``generator_details`` (1): ``id`` (1), the config it was built with, and ``description`` (2);
 * ``checkpoint_file`` (2, repeated bytes): exactly one, a V1 TensorFlow checkpoint
@@ -63,6 +63,7 @@ GENERATOR_CONFIGS: dict[str, ModelConfig] = {
     "attention_rnn": CONFIGS["attention_rnn"],
     "drum_kit": CONFIGS["drum_kit_rnn"],
     "drum_kit_rnn": CONFIGS["drum_kit_rnn"],
+    "one_drum": CONFIGS["one_drum_rnn"],
     "chord_pitches_improv": CONFIGS["chord_pitches_improv"],
     "basic_improv": ModelConfig(
         name="basic_improv",
@@ -90,10 +91,6 @@ GENERATOR_CONFIGS: dict[str, ModelConfig] = {
         **_IMPROV,
     ),
 }
-_NOT_HERE = {
-    "one_drum": "its 2-state drum encoding is not implemented here",
-}
-
 _BUNDLE = {
     1: ("generator_details", LENGTH, False),
     2: ("checkpoint_file", LENGTH, True),
@@ -164,9 +161,9 @@ def config_for_generator(generator_id: str, where: str) -> ModelConfig:
     """The config of a generator id; CheckpointError naming an id melodyrnn has no model for."""
     if generator_id in GENERATOR_CONFIGS:
         return GENERATOR_CONFIGS[generator_id]
-    why = _NOT_HERE.get(generator_id, "melodyrnn has no such model")
     raise CheckpointError(
-        f"{where} holds a {generator_id!r} model, which melodyrnn cannot run ({why}); "
+        f"{where} holds a {generator_id!r} model, which melodyrnn cannot run "
+        "(melodyrnn has no such model); "
         f"supported generator ids: {_supported()}"
     )
 

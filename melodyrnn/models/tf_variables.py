@@ -81,6 +81,7 @@ SHAPE_CONFIGS = {
     (121, 40): "lookback_rnn",
     (74, 40): "attention_rnn",
     (518, 512): "drum_kit",
+    (2, 2): "one_drum",
     (75, 38): "chord_pitches_improv",
     (87, 38): "basic_improv",
     (123, 40): "attention_improv",
