@@ -35,6 +35,7 @@ track instead of overwriting each other, and values MIDI cannot store raise ``Mi
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import math
@@ -48,17 +49,20 @@ import pretty_midi
 
 from melodyrnn.errors import MidiError
 from melodyrnn.files import write_bytes_atomically
+from melodyrnn.io.input_file import read_regular_file
 from melodyrnn.io.midi_checks import (
     MAX_TEMPO_US,
-    check_header,
-    check_last_tick,
+    ReadLimits,
+    check_header_bytes,
     check_signature,
-    check_tempo,
-    check_time_signature,
+    check_size,
+    check_tracks,
     one_line,
+    summarize_track,
     truncated,
 )
 from melodyrnn.io.midi_fast import NotExact, read_with_symusic, score_class
+from melodyrnn.limits import check_limit
 from melodyrnn.sequence import (
     DEFAULT_QPM,
     MINOR,
@@ -80,7 +84,13 @@ BACKENDS = ("auto", "symusic", "pretty_midi")
 
 
 def midi_to_sequence(
-    source, *, filename: str | os.PathLike | None = None, backend: str = "auto"
+    source,
+    *,
+    filename: str | os.PathLike | None = None,
+    backend: str = "auto",
+    max_bytes: int | None = None,
+    max_ticks: int | None = None,
+    max_notes: int | None = None,
 ) -> NoteSequence:
     """Read MIDI into a :class:`NoteSequence` (note-seq's ``midi_to_note_sequence``).
 
@@ -103,10 +113,18 @@ def midi_to_sequence(
     without notes and ``total_time`` 0: deciding whether that is an error is the caller's job.
 
     Raises :class:`MidiError` (one line naming the file and the reason) for anything that is
-    not a readable type-0/1 Standard MIDI File.
+    not a readable type-0/1 Standard MIDI File, and for a path that is not a regular file (a
+    folder, a FIFO, a device, a broken link: it is never opened). Raises
+    :class:`~melodyrnn.errors.LimitError` for a file over a cap of :mod:`melodyrnn.limits`,
+    checked before the work it bounds: its size (``max_bytes``, default the
+    ``max_file_bytes`` limit; bytes given directly count too; a file is never read beyond
+    it), the span of its tracks in ticks (``max_ticks``), its notes (``max_notes``), its tracks
+    (``max_tracks``) and the tempo, time and key signature events of its first track
+    (``max_tempo_changes``). Both backends refuse the same files with the same words.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    limits = ReadLimits.resolve(max_bytes, max_ticks, max_notes)
     if isinstance(source, pretty_midi.PrettyMIDI):
         _no_symusic_for(source, backend)
         label = os.fspath(filename) if filename is not None else None
@@ -123,23 +141,25 @@ def midi_to_sequence(
         label = filename if filename is not None else source.filename
         label = os.fspath(label) if label is not None else None
         # pretty_midi rewrites message times in place; work on a copy of the caller's object.
-        return _read_with_pretty_midi(copy.deepcopy(source), label)
+        return _read_with_pretty_midi(copy.deepcopy(source), label, limits)
 
     if isinstance(source, (bytes, bytearray, memoryview)):
         label = os.fspath(filename) if filename is not None else None
+        check_size(memoryview(source).nbytes, _describe(label), limits)
         data = bytes(source)
     elif isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         label = os.fspath(filename) if filename is not None else path
-        data = _read_file(path)
+        data = read_regular_file(path, _describe(label, path=True), limits.file_bytes)
     else:
         raise TypeError(
             "midi_to_sequence() takes a path, bytes, a mido.MidiFile or a pretty_midi.PrettyMIDI, "
             f"not {type(source).__name__}"
         )
 
+    where = _describe(label)
+    check_header_bytes(data, where, limits)
     if backend != "pretty_midi":
-        where = _describe(label)
         symusic_score = score_class()
         if symusic_score is None:
             if backend == "symusic":
@@ -149,7 +169,7 @@ def midi_to_sequence(
                 )
         else:
             try:
-                return _with_name(read_with_symusic(data, symusic_score, where), label)
+                return _with_name(read_with_symusic(data, symusic_score, where, limits), label)
             except NotExact as exc:
                 if backend == "symusic":
                     raise MidiError(
@@ -159,8 +179,9 @@ def midi_to_sequence(
             except MidiError:
                 if backend == "symusic":
                     raise
-            # auto: the reference reads the file and words its errors.
-    return _read_with_pretty_midi(_parse_bytes(data, label), label)
+            # auto: the reference reads the file and words its errors. (A LimitError is the
+            # reference's too, and raised before the work it bounds: it goes to the caller.)
+    return _read_with_pretty_midi(_parse_bytes(data, label), label, limits)
 
 
 def _no_symusic_for(source, backend: str) -> None:
@@ -171,10 +192,12 @@ def _no_symusic_for(source, backend: str) -> None:
         )
 
 
-def _read_with_pretty_midi(midi: mido.MidiFile, label: str | None) -> NoteSequence:
-    _check_midi(midi, label)
+def _read_with_pretty_midi(
+    midi: mido.MidiFile, label: str | None, limits: ReadLimits
+) -> NoteSequence:
+    _check_midi(midi, label, limits)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _pretty_midi_tick_limit(limits.ticks):
             # pretty_midi warns about tempo/meter events outside track 0 (it ignores them,
             # like note-seq); that is documented above and not worth a warning per file.
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -187,8 +210,25 @@ def _read_with_pretty_midi(midi: mido.MidiFile, label: str | None) -> NoteSequen
     return _with_name(ns, label)
 
 
-def _describe(label: str | None) -> str:
-    return f"cannot read MIDI file '{label}'" if label else "cannot read MIDI data"
+def _describe(label: str | None, path: bool = False) -> str:
+    """The start of an error message: the file's name (a path, even "", is always named)."""
+    return f"cannot read MIDI file '{label}'" if label or path else "cannot read MIDI data"
+
+
+@contextlib.contextmanager
+def _pretty_midi_tick_limit(max_ticks: int):
+    """Raise pretty_midi's own tick limit (its module's MAX_TICK, which has the meaning of ours:
+    at most that many ticks) to ``max_ticks`` while it reads, where a caller raised ours."""
+    module = pretty_midi.pretty_midi
+    before = module.MAX_TICK
+    if max_ticks <= before:
+        yield
+        return
+    module.MAX_TICK = max_ticks
+    try:
+        yield
+    finally:
+        module.MAX_TICK = before
 
 
 def _with_name(ns: NoteSequence, label: str | None) -> NoteSequence:
@@ -196,20 +236,6 @@ def _with_name(ns: NoteSequence, label: str | None) -> NoteSequence:
         ns.filename = label
         ns.id = Path(label).stem
     return ns
-
-
-def _read_file(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError as exc:
-        raise MidiError(f"{_describe(path)}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise MidiError(f"{_describe(path)}: it is a directory, not a file") from exc
-    except PermissionError as exc:
-        raise MidiError(f"{_describe(path)}: permission denied") from exc
-    except OSError as exc:
-        raise MidiError(f"{_describe(path)}: {exc.strerror or one_line(exc)}") from exc
 
 
 def _parse_bytes(data: bytes, label: str | None) -> mido.MidiFile:
@@ -226,24 +252,17 @@ def _parse_bytes(data: bytes, label: str | None) -> mido.MidiFile:
     return midi
 
 
-def _check_midi(midi: mido.MidiFile, label: str | None) -> None:
+def _check_midi(midi: mido.MidiFile, label: str | None, limits: ReadLimits) -> None:
     """Reject what pretty_midi cannot read sensibly, before it allocates anything."""
     where = _describe(label)
-    check_header(midi.type, midi.ticks_per_beat, len(midi.tracks), where)
-    last_tick = 0
-    for index, track in enumerate(midi.tracks):
-        tick = 0
-        for msg in track:
-            tick += msg.time
-            if index == 0 and msg.type == "set_tempo":
-                check_tempo(msg.tempo, where)
-            if msg.type == "time_signature":
-                check_time_signature(msg.numerator, msg.denominator, tick, where)
-        last_tick = max(last_tick, tick)
+    check_limit("max_tracks", len(midi.tracks), f"{where}: the number of tracks", limits.tracks)
+    check_tracks(
+        midi.type, midi.ticks_per_beat, [summarize_track(t) for t in midi.tracks], where, limits
+    )
+    for track in midi.tracks:
         if not track:
             # pretty_midi fails on a track with no events at all; an empty track means nothing.
             track.append(mido.MetaMessage("end_of_track", time=0))
-    check_last_tick(last_tick, where)
 
 
 def _pretty_midi_to_sequence(pm: pretty_midi.PrettyMIDI) -> NoteSequence:
@@ -357,6 +376,7 @@ def sequence_to_pretty_midi(ns: NoteSequence) -> pretty_midi.PrettyMIDI:
         inst.notes = events["notes"]
         inst.pitch_bends = events["bends"]
         inst.control_changes = events["controls"]
+    _check_readable(pm, ns)
     return pm
 
 
@@ -389,10 +409,21 @@ def sequence_to_midi_file(ns: NoteSequence, path: str | os.PathLike) -> Path:
 
 
 def _check_writable(ns: NoteSequence) -> None:
-    """Raise MidiError for the first value a Standard MIDI File cannot hold."""
+    """Raise MidiError for the first value a Standard MIDI File cannot hold, and LimitError
+    for more notes or tempo, time and key signature events than our reader accepts (checked
+    first: they bound the work here)."""
 
     def fail(what: str) -> None:
         raise MidiError(f"cannot write MIDI: {what}")
+
+    limits = ReadLimits.resolve()
+    notes = sum(1 for n in ns.notes if n.velocity)  # a velocity-0 note is written as no note
+    check_limit("max_notes", notes, "cannot write MIDI: the number of notes", limits.notes)
+    # pretty_midi writes one set_tempo event per tempo, and one for 120 qpm at 0 if none is there
+    initial = 0 if any(t.time == 0 for t in ns.tempos) else 1
+    changes = initial + len(ns.tempos) + len(ns.time_signatures) + len(ns.key_signatures)
+    what = "cannot write MIDI: the number of tempo, time and key signature events"
+    check_limit("max_tempo_changes", changes, what, limits.tempo_changes)
 
     def check_time(time: float, what: str) -> None:
         if not math.isfinite(time) or time < 0:
@@ -439,3 +470,28 @@ def _check_writable(ns: NoteSequence) -> None:
         check_time(b.time, "a pitch bend")
         if not -8192 <= b.bend <= 8191:
             fail(f"pitch bend {b.bend} is outside -8192..8191")
+
+
+def _check_readable(pm: pretty_midi.PrettyMIDI, ns: NoteSequence) -> None:
+    """LimitError, before anything is written, for a file our reader would refuse: what we
+    write, we can read. pretty_midi writes a first track of tempos and meters, then one track
+    per instrument; each ends one tick after its last event."""
+    limits = ReadLimits.resolve()
+    tracks = 1 + len(pm.instruments)
+    check_limit("max_tracks", tracks, "cannot write MIDI: the number of tracks", limits.tracks)
+    last_time = max(
+        (
+            time
+            for times in (
+                (t for n in ns.notes for t in (n.start_time, n.end_time)),
+                (e.time for e in (*ns.control_changes, *ns.pitch_bends)),
+                (e.time for e in (*ns.time_signatures, *ns.key_signatures)),
+            )
+            for time in times
+        ),
+        default=0.0,
+    )
+    # time_to_tick is monotonic, so the last time has the last tick
+    last_tick = max(pm.time_to_tick(last_time), max(tick for tick, _ in pm._tick_scales))
+    span = last_tick + 2  # ticks 0 .. last tick + 1 (the end of track)
+    check_limit("max_ticks", span, "cannot write MIDI: the span of its tracks", limits.ticks)

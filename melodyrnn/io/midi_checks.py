@@ -3,18 +3,20 @@
 :mod:`melodyrnn.io.midi` (mido + pretty_midi, the reference) and :mod:`melodyrnn.io.midi_fast`
 (symusic) reject the same bad files with the same words, so the checks live here once. Each
 takes ``where``, the start of the message (``"cannot read MIDI file 'x.mid'"``), and raises
-:class:`~melodyrnn.errors.MidiError` as ``"{where}: {reason}"``. The writer's limit on tempos
-(:data:`MAX_TEMPO_US`) is here too, beside the readers' limits.
+:class:`~melodyrnn.errors.MidiError` as ``"{where}: {reason}"``, or
+:class:`~melodyrnn.errors.LimitError` for a file over one of the caps of
+:mod:`melodyrnn.limits` (:class:`ReadLimits`). Both readers describe each track by a
+:class:`TrackSummary` and run :func:`check_tracks` on them, so a file over a cap is refused with
+the same words by both, before pretty_midi or the fast reader builds anything. The writer's
+limit on tempos (:data:`MAX_TEMPO_US`) is here too, beside the readers' limits.
 """
 
 from __future__ import annotations
 
-from melodyrnn.errors import MidiError
+from dataclasses import dataclass, field
 
-# Largest absolute tick accepted. pretty_midi allocates a float64 table with one entry per tick
-# (80 MB at this size); a larger value means a corrupt file. 10**7 is pretty_midi's own default
-# limit (note-seq raises it globally to 10**10, which lets garbage files exhaust memory).
-MAX_TICKS = 10_000_000
+from melodyrnn.errors import LimitError, MidiError
+from melodyrnn.limits import check_limit, limit
 
 # note-seq stores time-signature denominators in an int32 field.
 MAX_DENOMINATOR = 2**31 - 1
@@ -50,7 +52,7 @@ def check_header(midi_type: int, division: int, n_tracks: int, where: str) -> No
             "save it as type 0 or 1"
         )
     if midi_type not in (0, 1):
-        raise MidiError(f"{where}: unknown MIDI file type {midi_type}")
+        raise MidiError(f"{where}: unknown MIDI file type {midi_type & 0xFFFF}")
     if division < 0:
         raise MidiError(f"{where}: SMPTE time division is not supported, only ticks per quarter")
     if division == 0:
@@ -73,10 +75,118 @@ def check_time_signature(numerator: int, denominator: int, tick: int, where: str
         raise MidiError(f"{where}: invalid time signature {numerator}/{denominator} at tick {tick}")
 
 
-def check_last_tick(last_tick: int, where: str) -> None:
-    """Reject a file whose last event lies at or beyond :data:`MAX_TICKS`."""
-    if last_tick >= MAX_TICKS:
-        raise MidiError(
-            f"{where}: its last event is at tick {last_tick}, beyond the limit of {MAX_TICKS} "
-            "ticks; the file is probably corrupt"
+# --- the caps -----------------------------------------------------------------------------
+
+# mido reads the header's track count as a signed 16-bit number: it sees no track at all in a
+# file that announces more than this many.
+MAX_READABLE_TRACKS = 0x7FFF
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """The caps of one read, resolved once (see :mod:`melodyrnn.limits`)."""
+
+    file_bytes: int
+    ticks: int
+    notes: int
+    tracks: int
+    tempo_changes: int
+
+    @classmethod
+    def resolve(cls, max_bytes=None, max_ticks=None, max_notes=None) -> ReadLimits:
+        """The limits in effect, with the given overrides (None: the environment's or the
+        default)."""
+        return cls(
+            limit("max_file_bytes", max_bytes),
+            limit("max_ticks", max_ticks),
+            limit("max_notes", max_notes),
+            limit("max_tracks"),
+            limit("max_tempo_changes"),
         )
+
+
+def check_size(size: int, where: str, limits: ReadLimits) -> None:
+    """LimitError for data of more than ``limits.file_bytes`` bytes."""
+    check_limit("max_file_bytes", size, f"{where}: its size", limits.file_bytes)
+
+
+def check_header_bytes(data: bytes, where: str, limits: ReadLimits) -> None:
+    """Refuse, before any reader parses a track, a header that announces more tracks than the
+    limit (or than mido can count). Data too short for a header is left to the readers."""
+    if len(data) < 12 or data[:4] != b"MThd":
+        return
+    n_tracks = int.from_bytes(data[10:12], "big")
+    check_limit("max_tracks", n_tracks, f"{where}: the number of tracks", limits.tracks)
+    if n_tracks > MAX_READABLE_TRACKS:
+        raise MidiError(
+            f"{where}: the header announces {n_tracks:,} tracks; "
+            f"files with more than {MAX_READABLE_TRACKS:,} cannot be read"
+        )
+
+
+@dataclass
+class TrackSummary:
+    """What the checks need to know of one track, as mido reads it."""
+
+    last_tick: int = 0  # the tick of the track's last event
+    note_ons: int = 0  # note-on events with a velocity above 0
+    # (tick, mido MetaMessage) of the set_tempo, time_signature and key_signature events,
+    # in file order
+    metas: list = field(default_factory=list)
+
+
+def summarize_track(track) -> TrackSummary:
+    """The :class:`TrackSummary` of a track of mido messages."""
+    summary = TrackSummary()
+    tick = note_ons = 0
+    metas = summary.metas
+    for msg in track:
+        tick += msg.time
+        kind = msg.type
+        if kind == "note_on":
+            if msg.velocity:
+                note_ons += 1
+        elif kind in ("set_tempo", "time_signature", "key_signature"):
+            metas.append((tick, msg))
+    summary.last_tick, summary.note_ons = tick, note_ons
+    return summary
+
+
+def check_tracks(
+    midi_type: int, division: int, tracks: list[TrackSummary], where: str, limits: ReadLimits
+) -> None:
+    """Everything both readers check of a file mido can parse, in this order: the header, the
+    tempos of track 0 and the time signatures of every track (in file order), then the caps on
+    the span in ticks, the notes, and the tempo, time and key signature events of track 0 (the
+    only ones pretty_midi reads)."""
+    check_header(midi_type, division, len(tracks), where)
+    for index, track in enumerate(tracks):
+        for tick, msg in track.metas:
+            if msg.type == "set_tempo":
+                if index == 0:
+                    check_tempo(msg.tempo, where)
+            elif msg.type == "time_signature":
+                check_time_signature(msg.numerator, msg.denominator, tick, where)
+    check_last_tick(max(track.last_tick for track in tracks), where, limits)
+    notes = sum(track.note_ons for track in tracks)
+    check_limit("max_notes", notes, f"{where}: the number of notes", limits.notes)
+    changes = len(tracks[0].metas)
+    what = f"{where}: the number of tempo, time and key signature events"
+    check_limit("max_tempo_changes", changes, what, limits.tempo_changes)
+
+
+def check_last_tick(last_tick: int, where: str, limits: ReadLimits) -> None:
+    """LimitError for a file whose tracks span more than ``limits.ticks`` ticks (ticks 0 to
+    ``last_tick``). pretty_midi allocates a float64 table with one entry per tick (80 MB at
+    the default limit, which is pretty_midi's own); note-seq raises pretty_midi's limit to
+    10**10, which lets a garbage file of a few bytes exhaust memory."""
+    check_limit("max_ticks", last_tick + 1, f"{where}: the span of its tracks", limits.ticks)
+
+
+def tick_limit_error(span: int, what: str, limits: ReadLimits) -> LimitError | None:
+    """The LimitError for ``span`` ticks (None if it is within the limit), for the writer."""
+    try:
+        check_limit("max_ticks", span, what, limits.ticks)
+    except LimitError as exc:
+        return exc
+    return None
