@@ -661,7 +661,7 @@ def symusic_refusal(data: bytes) -> str | None:
         return "symusic 0.6 is not installed"
     try:
         read_with_symusic(bytes(data), symusic_score, "cannot read MIDI data")
-    except (NotExact, MidiError) as exc:
+    except (NotExact, MidiError, LimitError) as exc:
         return str(exc)
     return None
 

@@ -12,16 +12,21 @@ and sysex, tempo/meter/key events outside the first track, control changes and p
 channel that never plays a note, velocity-0 notes, and note-ons without a note-off.
 
 Bad input never escapes as a raw mido/pretty_midi traceback: a missing, unreadable, empty,
-truncated or non-MIDI file, a type-2 file, a header with 0 ticks per quarter (or SMPTE timing),
-a tempo of 0, or a file whose events lie absurdly far out (which would make pretty_midi allocate
-a tick table of that size) raise :class:`~melodyrnn.errors.MidiError`. The file is checked with
-mido before pretty_midi sees it, so reading is bounded in time and memory (both readers share
-these checks: :mod:`melodyrnn.io.midi_checks`).
+truncated or non-MIDI file, a path that is not a regular file (a FIFO, a device, a folder: it
+is never opened, :mod:`melodyrnn.io.input_file`), a type-2 file, a header with 0 ticks per
+quarter (or SMPTE timing), a tempo of 0 raise :class:`~melodyrnn.errors.MidiError`; a file
+over one of the caps of :mod:`melodyrnn.limits` (its size, the span of its tracks in ticks,
+its notes, tracks, tempo changes) raises :class:`~melodyrnn.errors.LimitError` before the work
+it bounds (a file is never read beyond the size cap; the tick cap keeps pretty_midi from
+allocating a tick table of that size). The file is checked on what mido reads before
+pretty_midi sees it, so reading is bounded in time and memory (both readers share these
+checks: :mod:`melodyrnn.io.midi_checks`).
 
 A fast reader (``backend="symusic"``, used by the default ``"auto"`` wherever it can) parses
 with symusic's C++ parser (reading a file takes about a tenth of the reference's time) and
 rebuilds exactly the reference's sequence, float for float; files where what symusic shows
-cannot pin that down go to the reference (:mod:`melodyrnn.io.midi_fast` says how and which).
+cannot pin that down go to the reference (:mod:`melodyrnn.io.midi_fast` says how and which),
+and so do files mido refuses: "auto" refuses exactly what the reference refuses, in its words.
 
 Writing (:func:`sequence_to_pretty_midi`) also follows note-seq's
 ``note_sequence_to_pretty_midi``: resolution = ``ticks_per_quarter`` (or 220), the tempo at time
@@ -30,7 +35,10 @@ pretty_midi Instrument per (instrument, program, is_drum) group, instrument 0 sh
 one. Groups other than instrument 0 without a name in ``instrument_infos`` get pretty_midi's
 General MIDI name ("Drums" for drums) as track name, so those names show up when the file is read
 back. Unlike note-seq, several groups of instrument 0 (e.g. two programs) each get their own
-track instead of overwriting each other, and values MIDI cannot store raise ``MidiError``.
+track instead of overwriting each other, values MIDI cannot store raise ``MidiError``, and a
+sequence our reader would refuse (beyond the caps on ticks at the written resolution, notes,
+tracks or tempo changes) raises ``LimitError`` before anything is written: what we write, we
+can read.
 """
 
 from __future__ import annotations
@@ -61,7 +69,8 @@ from melodyrnn.io.midi_checks import (
     summarize_track,
     truncated,
 )
-from melodyrnn.io.midi_fast import NotExact, read_with_symusic, score_class
+from melodyrnn.io.midi_events import scan_file
+from melodyrnn.io.midi_fast import NotExact, read_scanned, score_class
 from melodyrnn.limits import check_limit
 from melodyrnn.sequence import (
     DEFAULT_QPM,
@@ -169,7 +178,16 @@ def midi_to_sequence(
                 )
         else:
             try:
-                return _with_name(read_with_symusic(data, symusic_score, where, limits), label)
+                scanned = scan_file(data, where)
+            except MidiError:  # mido refuses the file: the reference words why
+                if backend == "symusic":
+                    raise
+                return _read_with_pretty_midi(_parse_bytes(data, label), label, limits)
+            # The reference's own checks and caps, on what mido reads, with its words: their
+            # verdict is final for both readers (no reason to have mido parse it all again).
+            check_tracks(*scanned.header, scanned.summaries, where, limits)
+            try:
+                return _with_name(read_scanned(scanned, symusic_score, where), label)
             except NotExact as exc:
                 if backend == "symusic":
                     raise MidiError(
@@ -179,8 +197,7 @@ def midi_to_sequence(
             except MidiError:
                 if backend == "symusic":
                     raise
-            # auto: the reference reads the file and words its errors. (A LimitError is the
-            # reference's too, and raised before the work it bounds: it goes to the caller.)
+            # auto: the reference reads the file and words its errors.
     return _read_with_pretty_midi(_parse_bytes(data, label), label, limits)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from melodyrnn.errors import LimitError, MidiError
+from melodyrnn.errors import MidiError
 from melodyrnn.limits import check_limit, limit
 
 # note-seq stores time-signature denominators in an int32 field.
@@ -181,12 +181,3 @@ def check_last_tick(last_tick: int, where: str, limits: ReadLimits) -> None:
     the default limit, which is pretty_midi's own); note-seq raises pretty_midi's limit to
     10**10, which lets a garbage file of a few bytes exhaust memory."""
     check_limit("max_ticks", last_tick + 1, f"{where}: the span of its tracks", limits.ticks)
-
-
-def tick_limit_error(span: int, what: str, limits: ReadLimits) -> LimitError | None:
-    """The LimitError for ``span`` ticks (None if it is within the limit), for the writer."""
-    try:
-        check_limit("max_ticks", span, what, limits.ticks)
-    except LimitError as exc:
-        return exc
-    return None

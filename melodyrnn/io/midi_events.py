@@ -53,6 +53,30 @@ class TrackScan:
         self.odd: str | None = None  # why symusic may read the track differently, if it may
 
 
+class ScannedFile:
+    """A file as mido reads it: its header's type and division, the bodies of its track
+    chunks and the :class:`TrackScan` of each."""
+
+    __slots__ = ("midi_type", "division", "bodies", "scans")
+
+    def __init__(self, midi_type: int, division: int, bodies: list[bytes], scans: list):
+        self.midi_type, self.division, self.bodies, self.scans = midi_type, division, bodies, scans
+
+    @property
+    def header(self) -> tuple[int, int]:
+        return self.midi_type, self.division
+
+    @property
+    def summaries(self) -> list[TrackSummary]:
+        return [scan.summary for scan in self.scans]
+
+
+def scan_file(data: bytes, where: str) -> ScannedFile:
+    """Every track of ``data`` walked as mido walks it; MidiError where mido fails."""
+    midi_type, division, bodies = split_chunks(data, where)
+    return ScannedFile(midi_type, division, bodies, [scan_track(body, where) for body in bodies])
+
+
 def split_chunks(data: bytes, where: str) -> tuple[int, int, list[bytes]]:
     """The header's type and division and the bodies of the track chunks it announces, as mido
     reads them (the chunk level only): MidiError for a file mido finds truncated or corrupt."""

@@ -5,18 +5,23 @@ gives exactly the sequence of the mido + pretty_midi reference, float for float,
 
 symusic (the C++ MIDI parser miditok uses) parses a file about 100x faster than mido, and
 pairs notes and groups instruments much like pretty_midi, but not quite, and it shows only
-its result: no channels, no program changes, no event order. The reader below therefore
-splits the file into its track chunks and has symusic parse each on its own (so it knows
-which track an event came from, as pretty_midi does), parses a probe copy of each track that
-makes the hidden parts visible, rebuilds pretty_midi's result from what it sees, and refuses
-(:class:`NotExact`) every file where that result is not fully determined. In the probe copy:
+its result: no channels, no program changes, no event order, and it reads files mido
+refuses. The reader below therefore first walks every track as mido does
+(:mod:`melodyrnn.io.midi_events`: a file mido refuses goes to the reference, which words the
+error; the walk also finds where the track names, markers and end-of-track events really
+are), has :func:`~melodyrnn.io.midi_checks.check_tracks` make the reference's checks and caps
+on what mido reads (:func:`read_scanned` starts after them), then has symusic parse each track
+chunk on its own (so it knows which track an event came from, as pretty_midi does), parses a
+probe copy of each track that makes the hidden parts visible, rebuilds pretty_midi's result
+from what it sees, and refuses (:class:`NotExact`) every file where that result is not fully
+determined. In the probe copy:
 
-* the end-of-track event is a marker, so the track's last tick is known (for the tick
-  limit), and nothing hides after it (symusic stops at end-of-track, mido does not: a track
-  must end with its only end-of-track event);
-* track names are markers, which symusic reports with their ticks: pretty_midi names an
-  instrument by the track name in effect when its first note ends, symusic keeps the last
-  one. The probe is checked against the plain parse to have changed nothing else;
+* the end-of-track event is a marker, so nothing hides after it (symusic stops at
+  end-of-track, mido does not: a track must end with its only end-of-track event);
+* track-name events (those the walk found, never a byte pair that only looks like one) are
+  markers, which symusic reports with their ticks: pretty_midi names an instrument by the
+  track name in effect when its first note ends, symusic keeps the last one. The probe is
+  checked against the plain parse to have changed nothing else;
 * note-offs of every pitch the track plays on every channel follow, 2**28 - 1 ticks after
   the end: symusic drops note-ons still sounding at the end of a track; drained like this
   they show up. pretty_midi ends all sounding note-ons of a key at its next note-off,
@@ -36,11 +41,13 @@ shares between the instruments of a channel through one list); track names that 
 printable ASCII (mido decodes latin-1, symusic UTF-8) or that change on the tick where an
 instrument's first note ends; tempos, time or key signatures of track 0 that differ on one
 tick (their order); byte patterns of events the two parsers read differently (_ODD_EVENT,
-sysex escapes); symusic versions other than 0.6 (these rules were checked against 0.6.0);
-and every file symusic or these checks find bad, so that the reference words the error.
-What stays different: a file that breaks the Standard MIDI File rules in a way mido rejects
-and symusic reads (a data byte above 127 in a sysex, aftertouch or channel-pressure event,
-for instance) is read by "auto" instead of refused.
+sysex escapes) and what mido reads but symusic may not (:attr:`TrackScan.odd
+<melodyrnn.io.midi_events.TrackScan.odd>`: system messages, deltas of 5 bytes and more,
+running status after a sysex); files longer than 2**28 - 1 ticks (the drain below needs
+room); symusic versions other than 0.6 (these rules were checked against 0.6.0); and every
+file symusic finds bad, so that the reference words the error. So "auto" refuses exactly the
+files the reference refuses, with the reference's words (tests/test_fuzz_midi.py and
+bench/fuzz.py check it on mutated files).
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ import numpy as np
 
 from melodyrnn.errors import MidiError
 from melodyrnn.io.midi_checks import ReadLimits, check_tracks, one_line
-from melodyrnn.io.midi_events import TrackScan, scan_track, split_chunks
+from melodyrnn.io.midi_events import ScannedFile, TrackScan, scan_file
 from melodyrnn.sequence import (
     ControlChange,
     InstrumentInfo,
@@ -139,18 +146,22 @@ def read_with_symusic(
 ) -> NoteSequence:
     """The reference reader's sequence of ``data``, from symusic; NotExact where it cannot
     promise it, MidiError where the file is bad, LimitError where it is over a cap."""
-    limits = limits or ReadLimits.resolve()
-    midi_type, division, bodies = split_chunks(data, where)
-    scans = [scan_track(body, where) for body in bodies]
-    # What the reference checks, in its order: a file the reference refuses on a cap is
-    # refused here with the same words, before symusic parses anything.
-    check_tracks(midi_type, division, [scan.summary for scan in scans], where, limits)
-    if max(scan.summary.last_tick for scan in scans) >= _DRAIN_DELTA:
-        raise NotExact(f"the file is longer than {_DRAIN_DELTA:,} ticks")
+    scanned = scan_file(data, where)
+    check_tracks(*scanned.header, scanned.summaries, where, limits or ReadLimits.resolve())
+    return read_scanned(scanned, score_class, where)
 
+
+def read_scanned(scanned: ScannedFile, score_class, where: str) -> NoteSequence:
+    """:func:`read_with_symusic` of a file that mido reads (``scanned``) and that passed
+    :func:`~melodyrnn.io.midi_checks.check_tracks`: the checks, and the caps, the reference
+    makes before pretty_midi builds anything, so symusic parses only files within the caps."""
+    if max(scan.summary.last_tick for scan in scanned.scans) >= _DRAIN_DELTA:
+        raise NotExact(f"the file is longer than {_DRAIN_DELTA:,} ticks")
+    division = scanned.division
     header = b"MThd\x00\x00\x00\x06\x00\x00\x00\x01" + division.to_bytes(2, "big")
     tracks = [
-        _probe_track(score_class, header, body, scan, where) for body, scan in zip(bodies, scans)
+        _probe_track(score_class, header, body, scan, where)
+        for body, scan in zip(scanned.bodies, scanned.scans)
     ]
     _check_meta(tracks[0])
     return _build_sequence(division, tracks)
