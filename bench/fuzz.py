@@ -108,11 +108,26 @@ class Worker:
 def run(args) -> int:
     context = multiprocessing.get_context("spawn")
     workers = [Worker(context, args) for _ in range(args.workers)]
-    pending = iter(range(args.start, args.start + args.cases))
     verdicts = collections.Counter()
     problems = collections.defaultdict(list)  # kind -> [(case, text)]
-    slow, peak, biggest = [], (0, None, 0), 0
-    compared = done = 0
+    slow = []  # (case, seconds, slowest stage, size, notes)
+    began = time.monotonic()
+    try:
+        results = _loop(args, context, workers, verdicts, problems, slow)
+    finally:  # a bench stopped half-way (Ctrl-C, a kill) leaves no worker behind
+        for w in workers:
+            w.stop(kill=True)
+    peak, biggest, compared, done = results
+    wall = time.monotonic() - began
+    children_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    report(args, verdicts, problems, slow, peak, biggest, compared, done, wall, children_kib)
+    return 1 if problems["raw"] or problems["mismatch"] or problems["timeout"] else 0
+
+
+def _loop(args, context, workers, verdicts, problems, slow):
+    """Hand out the cases until every one has an outcome; (peak, biggest, compared, done)."""
+    pending = iter(range(args.start, args.start + args.cases))
+    peak, biggest, compared, done = (0, None, 0), 0, 0, 0
     began = time.monotonic()
     for w in workers:
         w.send(next(pending))
@@ -166,12 +181,7 @@ def run(args) -> int:
                 w.send(case)
         if args.progress and done and done % args.progress == 0:
             print(f"  {done:,} cases, {time.monotonic() - began:,.0f} s", file=sys.stderr)
-    for w in workers:
-        w.stop()
-    wall = time.monotonic() - began
-    children_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    report(args, verdicts, problems, slow, peak, biggest, compared, done, wall, children_kib)
-    return 1 if problems["raw"] or problems["mismatch"] or problems["timeout"] else 0
+    return peak, biggest, compared, done
 
 
 def report(args, verdicts, problems, slow, peak, biggest, compared, done, wall, children_kib):

@@ -50,3 +50,21 @@ def test_cases_are_reproducible(pool):
     assert [mutate(case, SEED, pool) for case in range(50)] == [
         mutate(case, SEED, corpus()) for case in range(50)
     ]
+
+
+def test_the_bench_runs_cases_in_workers_and_reports():
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    proc = subprocess.run(
+        [sys.executable, "bench/fuzz.py", "--cases", "40", "--workers", "1", "--light",
+         "--seed", str(SEED)],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("fuzz: 40 cases (seed 20261126, cases 0..39, light mutations)")
+    assert "raw exceptions: 0" in lines
+    assert any(line.startswith("peak resident memory of a case: ") for line in lines)

@@ -46,7 +46,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import math
 import os
 import warnings
 from collections import defaultdict
@@ -59,12 +58,13 @@ from melodyrnn.errors import MidiError
 from melodyrnn.files import write_bytes_atomically
 from melodyrnn.io.input_file import read_regular_file
 from melodyrnn.io.midi_checks import (
-    MAX_TEMPO_US,
     ReadLimits,
     check_header_bytes,
+    check_readable,
     check_signature,
     check_size,
     check_tracks,
+    check_writable,
     one_line,
     summarize_track,
     truncated,
@@ -335,7 +335,7 @@ def sequence_to_pretty_midi(ns: NoteSequence) -> pretty_midi.PrettyMIDI:
     its time. Quantized fields are ignored. Raises :class:`MidiError` for values a MIDI file
     cannot hold (pitch 128, a 4/3 time signature, a negative time, ...).
     """
-    _check_writable(ns)
+    check_writable(ns)
     resolution = ns.ticks_per_quarter or STANDARD_PPQ
     tempos = sorted(ns.tempos, key=lambda t: t.time)
     initial = next((t for t in tempos if t.time == 0), None)
@@ -393,7 +393,7 @@ def sequence_to_pretty_midi(ns: NoteSequence) -> pretty_midi.PrettyMIDI:
         inst.notes = events["notes"]
         inst.pitch_bends = events["bends"]
         inst.control_changes = events["controls"]
-    _check_readable(pm, ns)
+    check_readable(pm, ns)
     return pm
 
 
@@ -423,92 +423,3 @@ def sequence_to_midi_file(ns: NoteSequence, path: str | os.PathLike) -> Path:
         return write_bytes_atomically(path, data)
     except OSError as exc:
         raise MidiError(f"cannot write MIDI file '{path}': {exc.strerror or exc}") from exc
-
-
-def _check_writable(ns: NoteSequence) -> None:
-    """Raise MidiError for the first value a Standard MIDI File cannot hold, and LimitError
-    for more notes or tempo, time and key signature events than our reader accepts (checked
-    first: they bound the work here)."""
-
-    def fail(what: str) -> None:
-        raise MidiError(f"cannot write MIDI: {what}")
-
-    limits = ReadLimits.resolve()
-    notes = sum(1 for n in ns.notes if n.velocity)  # a velocity-0 note is written as no note
-    check_limit("max_notes", notes, "cannot write MIDI: the number of notes", limits.notes)
-    # pretty_midi writes one set_tempo event per tempo, and one for 120 qpm at 0 if none is there
-    initial = 0 if any(t.time == 0 for t in ns.tempos) else 1
-    changes = initial + len(ns.tempos) + len(ns.time_signatures) + len(ns.key_signatures)
-    what = "cannot write MIDI: the number of tempo, time and key signature events"
-    check_limit("max_tempo_changes", changes, what, limits.tempo_changes)
-
-    def check_time(time: float, what: str) -> None:
-        if not math.isfinite(time) or time < 0:
-            fail(f"{what} is at time {time}; times must be finite and >= 0")
-
-    def check_7bit(value: int, what: str) -> None:
-        if not 0 <= value <= 127:
-            fail(f"{what} is {value}; it must be in 0..127")
-
-    if not 0 <= ns.ticks_per_quarter <= 0x7FFF:
-        fail(f"ticks_per_quarter is {ns.ticks_per_quarter}; it must be in 1..32767")
-    for t in ns.tempos:
-        check_time(t.time, f"a tempo of {t.qpm} qpm")
-        if not (math.isfinite(t.qpm) and t.qpm > 0) or not 1 <= 6e7 / t.qpm <= MAX_TEMPO_US:
-            fail(f"tempo {t.qpm} qpm cannot be stored (it must lie between 3.58 and 6e7 qpm)")
-    for ts in ns.time_signatures:
-        check_time(ts.time, f"time signature {ts.numerator}/{ts.denominator}")
-        d = ts.denominator
-        if not 1 <= ts.numerator <= 255 or d < 1 or d & (d - 1) or d > 2**255:
-            fail(
-                f"time signature {ts.numerator}/{d} cannot be stored (numerator 1..255, "
-                "denominator a power of 2)"
-            )
-    for ks in ns.key_signatures:
-        check_time(ks.time, "a key signature")
-        if not 0 <= ks.key <= 11:
-            fail(f"key signature key is {ks.key}; it must be a pitch class 0..11")
-    programs = [(n.program, "a note's program") for n in ns.notes]
-    programs += [(e.program, "an event's program") for e in (*ns.control_changes, *ns.pitch_bends)]
-    for program, what in programs:
-        check_7bit(program, what)
-    for n in ns.notes:
-        check_7bit(n.pitch, "a note pitch")
-        check_7bit(n.velocity, f"the velocity of pitch {n.pitch}")
-        check_time(n.start_time, f"a note of pitch {n.pitch}")
-        check_time(n.end_time, f"the end of a note of pitch {n.pitch}")
-        if n.end_time < n.start_time:
-            fail(f"a note of pitch {n.pitch} ends ({n.end_time}) before it starts ({n.start_time})")
-    for cc in ns.control_changes:
-        check_time(cc.time, f"control change {cc.control_number}")
-        check_7bit(cc.control_number, "a control number")
-        check_7bit(cc.control_value, f"the value of control {cc.control_number}")
-    for b in ns.pitch_bends:
-        check_time(b.time, "a pitch bend")
-        if not -8192 <= b.bend <= 8191:
-            fail(f"pitch bend {b.bend} is outside -8192..8191")
-
-
-def _check_readable(pm: pretty_midi.PrettyMIDI, ns: NoteSequence) -> None:
-    """LimitError, before anything is written, for a file our reader would refuse: what we
-    write, we can read. pretty_midi writes a first track of tempos and meters, then one track
-    per instrument; each ends one tick after its last event."""
-    limits = ReadLimits.resolve()
-    tracks = 1 + len(pm.instruments)
-    check_limit("max_tracks", tracks, "cannot write MIDI: the number of tracks", limits.tracks)
-    last_time = max(
-        (
-            time
-            for times in (
-                (t for n in ns.notes for t in (n.start_time, n.end_time)),
-                (e.time for e in (*ns.control_changes, *ns.pitch_bends)),
-                (e.time for e in (*ns.time_signatures, *ns.key_signatures)),
-            )
-            for time in times
-        ),
-        default=0.0,
-    )
-    # time_to_tick is monotonic, so the last time has the last tick
-    last_tick = max(pm.time_to_tick(last_time), max(tick for tick, _ in pm._tick_scales))
-    span = last_tick + 2  # ticks 0 .. last tick + 1 (the end of track)
-    check_limit("max_ticks", span, "cannot write MIDI: the span of its tracks", limits.ticks)
