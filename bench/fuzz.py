@@ -57,8 +57,9 @@ def peak_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def worker(connection, seed: int, heavy: bool, compare: bool, memory_gb: float) -> None:
-    """Run the cases the parent sends; answer each with its outcome."""
+def worker(connection, stage, seed: int, heavy: bool, compare: bool, memory_gb: float) -> None:
+    """Run the cases the parent sends; answer each with its outcome (``stage``: a shared
+    number, the index in midi_fuzz.STAGES of the stage running, for the parent to read)."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     limit = int(memory_gb * 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -69,7 +70,7 @@ def worker(connection, seed: int, heavy: bool, compare: bool, memory_gb: float) 
             return
         data = midi_fuzz.mutate(case, seed, pool, heavy)
         started = time.perf_counter()
-        outcome = midi_fuzz.run_case(data, compare)
+        outcome = midi_fuzz.run_case(data, compare, on_stage=stage_setter(stage))
         seconds = time.perf_counter() - started
         connection.send(
             (case, len(data), seconds, outcome.verdict, outcome.raw, outcome.mismatch,
@@ -77,14 +78,35 @@ def worker(connection, seed: int, heavy: bool, compare: bool, memory_gb: float) 
         )  # fmt: skip
 
 
+def stage_setter(stage):
+    def set_stage(index: int) -> None:
+        stage.value = index
+
+    return set_stage
+
+
+def peak_kib_of(pid: int) -> int:
+    """The peak resident memory (VmHWM) of process ``pid`` in KiB, 0 if unknown."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 class Worker:
     def __init__(self, context, args):
         self.connection, child = context.Pipe()
+        self.stage = context.Value("i", 0, lock=False)
         self.process = context.Process(
             target=worker,
-            args=(child, args.seed, not args.light, not args.no_compare, args.memory_gb),
+            args=(child, self.stage, args.seed, not args.light, not args.no_compare,
+                  args.memory_gb),
             daemon=True,
-        )
+        )  # fmt: skip
         self.process.start()
         child.close()
         self.case, self.started = None, 0.0
@@ -166,9 +188,14 @@ def _loop(args, context, workers, verdicts, problems, slow):
                     w.stop(kill=message is None)
                     w = workers[index] = Worker(context, args)
             elif now - w.started > args.timeout:
-                problems["timeout"].append((w.case, f"over {args.timeout:g} s"))
+                stage = midi_fuzz.STAGES[w.stage.value]
+                kib = peak_kib_of(w.process.pid)
+                text = f"over {args.timeout:g} s in {stage} (peak {kib / 1024:,.0f} MiB)"
+                problems["timeout"].append((w.case, text))
                 verdicts["timeout"] += 1
-                slow.append((w.case, now - w.started, "timeout", None, None))
+                slow.append((w.case, now - w.started, f"timeout in {stage}", None, None))
+                if kib > peak[0]:
+                    peak = (kib, w.case, 0)
                 done += 1
                 w.stop(kill=True)
                 w = workers[index] = Worker(context, args)
@@ -206,7 +233,8 @@ def report(args, verdicts, problems, slow, peak, biggest, compared, done, wall, 
     )
     print(
         f"peak resident memory of a case: {peak[0] / 1024:,.0f} MiB (case {peak[1]}, "
-        f"{peak[2]:,} bytes); largest input {biggest / 2**20:.1f} MiB; "
+        + (f"{peak[2]:,} bytes" if peak[2] else "timed out")
+        + f"); largest input {biggest / 2**20:.1f} MiB; "
         f"getrusage(RUSAGE_CHILDREN) maxrss {children_kib / 1024:,.0f} MiB"
     )
     for kind in ("raw", "mismatch", "round trip", "timeout", "worker died"):
@@ -214,6 +242,13 @@ def report(args, verdicts, problems, slow, peak, biggest, compared, done, wall, 
             print(f"  {kind}: case {case}: {text}")
     for case, seconds, stage, size, notes in sorted(slow, key=lambda s: -s[1])[: args.show_max]:
         print(f"  slow: case {case}: {seconds:.1f} s, mostly {stage} ({size} bytes, {notes} notes)")
+    if args.list:
+        with open(args.list, "w") as out:
+            for kind, items in problems.items():
+                for case, text in items:
+                    out.write(f"{kind}\t{case}\t{text}\n")
+            for case, seconds, stage, size, notes in slow:
+                out.write(f"slow\t{case}\t{seconds:.2f} s, {stage}, {size} bytes, {notes} notes\n")
 
 
 def show(args) -> int:
@@ -249,6 +284,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-compare", action="store_true", help="skip the reference reader")
     parser.add_argument("--progress", type=int, default=10_000, help="report every N cases")
     parser.add_argument("--show-max", type=int, default=10, help="list at most N of each problem")
+    parser.add_argument("--list", help="write every problem and slow case to this file")
     parser.add_argument("--case", type=int, help="run this one case here (with --show)")
     parser.add_argument("--show", action="store_true")
     parser.add_argument("--write", help="with --case: save the case's bytes to this file")

@@ -19,7 +19,8 @@ notes at one tick per quarter, floods of notes or tempo changes past the caps).
 
 :func:`run_case` reads the bytes with the default reader and sends the sequence through
 quantization and melody extraction (directly, and split on time changes as the dataset
-pipeline does), writes it back as MIDI and reads that again. Every step may refuse with a
+pipeline does), writes it back as MIDI and reads that again (up to
+:data:`WRITE_BACK_NOTES` notes). Every step may refuse with a
 :class:`~melodyrnn.errors.MelodyRNNError`; anything else is a raw exception (a bug). For
 inputs under :data:`COMPARE_BYTES` it also checks that the default reader gives the reference
 reader's (mido + pretty_midi) outcome, sequence or error, word for word.
@@ -37,9 +38,14 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS_FILES = sorted((REPO / "tests" / "fixtures" / "magenta_js" / "midi").glob("*.mid")) + sorted(
     (REPO / "midi_samples").glob("*.mid")
 )
-# Only inputs below this size are also read with the reference reader (mido takes ~5 ms and
-# ~90 bytes of memory per event).
+# Only inputs below this size are also read with the reference reader (mido takes ~8 us and
+# ~260 bytes of memory per event).
 COMPARE_BYTES = 256 * 1024
+# Only sequences of at most this many notes are written back and read again: pretty_midi's
+# writer takes ~35 us a note, and the writer's real inputs (continue's outputs) are small.
+WRITE_BACK_NOTES = 20_000
+# The stages of run_case, in order (for a caller that watches a case run).
+STAGES = ("read", "reference", "extract", "pipeline", "write")
 
 
 # --- the corpus -----------------------------------------------------------------------------
@@ -495,13 +501,14 @@ class Outcome:
         return sum(t for stage, t in self.seconds.items() if stage != "reference")
 
 
-def run_case(data: bytes, compare: bool = True) -> Outcome:
-    """Read ``data``, quantize, extract melodies, write it back and read that; never raises."""
+def run_case(data: bytes, compare: bool = True, on_stage=None) -> Outcome:
+    """Read ``data``, quantize, extract melodies, write it back and read that; never raises.
+    ``on_stage(index)`` is called as each stage of :data:`STAGES` starts."""
     import traceback
 
     outcome = Outcome("raw")
     try:
-        _run(data, compare, outcome)
+        _run(data, compare, outcome, on_stage or (lambda index: None))
     except Exception as exc:  # a raw exception anywhere is what the fuzzing looks for
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         where = f"{Path(frame.filename).name}:{frame.lineno}"
@@ -509,7 +516,7 @@ def run_case(data: bytes, compare: bool = True) -> Outcome:
     return outcome
 
 
-def _run(data: bytes, compare: bool, outcome: Outcome) -> None:
+def _run(data: bytes, compare: bool, outcome: Outcome, on_stage) -> None:
     import time
 
     from melodyrnn.errors import MelodyRNNError
@@ -521,6 +528,7 @@ def _run(data: bytes, compare: bool, outcome: Outcome) -> None:
     seconds = outcome.seconds
 
     def timed(stage: str, function, *args):
+        on_stage(STAGES.index(stage))
         started = time.perf_counter()
         try:
             return function(*args)
@@ -547,6 +555,8 @@ def _run(data: bytes, compare: bool, outcome: Outcome) -> None:
 
     timed("extract", quantize_and_extract)
     timed("pipeline", squashed_melodies, ns, DatasetSettings(), Counter())
+    if len(ns.notes) > WRITE_BACK_NOTES:
+        return
     written = timed("write", sequence_to_midi_bytes, ns)
     if isinstance(written, bytes):
         # what we write, we must read: a MelodyRNNError here is a bug too

@@ -370,6 +370,11 @@ def test_caps_on_ticks_notes_tracks_and_tempo_changes(backend, monkeypatch):
     assert midi_to_sequence(midi(tempo * 3, notes()), backend=backend)
     refused(midi(tempo * 2 + b"\x00\xff\x59\x02\x00\x00" * 2, notes()), "key signature events is 4")
     refused(header(1, 4097, 96) + track(END), "the number of tracks is 4,097 tracks")
+    monkeypatch.setenv("MELODYRNN_MAX_EVENTS", "9")
+    assert midi_to_sequence(midi(notes(n=4)), backend=backend)  # 8 events and the end
+    refused(midi(notes(n=4), notes(n=1)), "the number of events is 12 events")
+    # many events, then a byte mido cannot read: mido would build them all before it fails
+    refused(midi(notes(n=5) + b"\x00\x90\x3c\xc0"), "the number of events is 11 events")
     monkeypatch.setenv("MELODYRNN_MAX_TRACKS", "70000")
     exc = _quick(midi_to_sequence, header(1, 0xFFFF, 96) + track(END), backend=backend)
     assert "announces 65,535 tracks" in str(exc)
@@ -403,7 +408,7 @@ PEAK_RSS_CODE = (
 
 
 def test_peak_memory_of_a_dense_file_is_bounded(tmp_path):
-    # a million and one notes in 6 MB: refused on the note cap before anything is built
+    # two million events in 6 MB: refused on the event cap before anything is built
     body = b"\x00\x90\x3c\x40" + b"\x01\x3c\x00\x00\x3c\x40" * 1_000_000 + b"\x01\x3c\x00"
     path = tmp_path / "dense.mid"
     path.write_bytes(header(0, 1, 96) + track(body + END))
@@ -419,7 +424,7 @@ def test_peak_memory_of_a_dense_file_is_bounded(tmp_path):
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
     message, rss_kib = proc.stdout.strip().splitlines()
-    assert "the number of notes is 1,000,001 notes" in message, proc.stderr
+    assert "the number of events is 2,000,003 events, over the limit of 1,500,000" in message
     assert int(rss_kib) < 200 * 1024, rss_kib
 
 

@@ -59,6 +59,7 @@ from melodyrnn.files import write_bytes_atomically
 from melodyrnn.io.input_file import read_regular_file
 from melodyrnn.io.midi_checks import (
     ReadLimits,
+    check_events,
     check_header_bytes,
     check_readable,
     check_signature,
@@ -168,37 +169,38 @@ def midi_to_sequence(
 
     where = _describe(label)
     check_header_bytes(data, where, limits)
-    if backend != "pretty_midi":
-        symusic_score = score_class()
-        if symusic_score is None:
+    symusic_score = score_class() if backend != "pretty_midi" else None
+    if symusic_score is None and backend == "symusic":
+        raise MidiError(
+            f"{where}: backend 'symusic' needs symusic 0.6 "
+            "(pip install 'symusic>=0.6,<0.7'); or use backend='pretty_midi'"
+        )
+    try:
+        # Both readers first walk the file as mido reads it: the caps on events, ticks, notes
+        # and tempo changes are checked before mido or symusic builds anything.
+        scanned = scan_file(data, where, limits)
+    except MidiError:  # mido refuses the file (and did not get far): the reference words why
+        if backend == "symusic":
+            raise
+        return _read_with_pretty_midi(data, label, limits)
+    # The reference's own checks and caps, on what mido reads, with its words: their verdict
+    # is final for both readers.
+    check_tracks(*scanned.header, scanned.summaries, where, limits)
+    if symusic_score is not None:
+        try:
+            return _with_name(read_scanned(scanned, symusic_score, where), label)
+        except NotExact as exc:
             if backend == "symusic":
                 raise MidiError(
-                    f"{where}: backend 'symusic' needs symusic 0.6 "
-                    "(pip install 'symusic>=0.6,<0.7'); or use backend='pretty_midi'"
-                )
-        else:
-            try:
-                scanned = scan_file(data, where)
-            except MidiError:  # mido refuses the file: the reference words why
-                if backend == "symusic":
-                    raise
-                return _read_with_pretty_midi(_parse_bytes(data, label), label, limits)
-            # The reference's own checks and caps, on what mido reads, with its words: their
-            # verdict is final for both readers (no reason to have mido parse it all again).
-            check_tracks(*scanned.header, scanned.summaries, where, limits)
-            try:
-                return _with_name(read_scanned(scanned, symusic_score, where), label)
-            except NotExact as exc:
-                if backend == "symusic":
-                    raise MidiError(
-                        f"{where}: symusic cannot promise pretty_midi's reading ({exc}); "
-                        "use backend='pretty_midi' or 'auto'"
-                    ) from None
-            except MidiError:
-                if backend == "symusic":
-                    raise
-            # auto: the reference reads the file and words its errors.
-    return _read_with_pretty_midi(_parse_bytes(data, label), label, limits)
+                    f"{where}: symusic cannot promise pretty_midi's reading ({exc}); "
+                    "use backend='pretty_midi' or 'auto'"
+                ) from None
+        except MidiError:
+            if backend == "symusic":
+                raise
+        # auto: the reference reads the file and words its errors.
+    del scanned
+    return _read_with_pretty_midi(data, label, limits, checked=True)
 
 
 def _no_symusic_for(source, backend: str) -> None:
@@ -210,15 +212,20 @@ def _no_symusic_for(source, backend: str) -> None:
 
 
 def _read_with_pretty_midi(
-    midi: mido.MidiFile, label: str | None, limits: ReadLimits
+    source: bytes | mido.MidiFile, label: str | None, limits: ReadLimits, checked: bool = False
 ) -> NoteSequence:
-    _check_midi(midi, label, limits)
+    """The reference reader: ``source`` is the file's bytes or a ``mido.MidiFile`` it may
+    change; ``checked``: the bytes passed :func:`check_tracks` already."""
+    midi = _parse_bytes(source, label) if isinstance(source, bytes) else source
+    del source
+    _check_midi(midi, label, limits, checked)
     try:
         with warnings.catch_warnings(), _pretty_midi_tick_limit(limits.ticks):
             # pretty_midi warns about tempo/meter events outside track 0 (it ignores them,
             # like note-seq); that is documented above and not worth a warning per file.
             warnings.simplefilter("ignore", RuntimeWarning)
             pm = pretty_midi.PrettyMIDI(mido_object=midi)
+        del midi  # mido's messages (~260 bytes an event) go before our sequence is built
         ns = _pretty_midi_to_sequence(pm)
     except MidiError as exc:
         raise MidiError(f"{_describe(label)}: {exc}") from exc
@@ -269,13 +276,16 @@ def _parse_bytes(data: bytes, label: str | None) -> mido.MidiFile:
     return midi
 
 
-def _check_midi(midi: mido.MidiFile, label: str | None, limits: ReadLimits) -> None:
-    """Reject what pretty_midi cannot read sensibly, before it allocates anything."""
-    where = _describe(label)
-    check_limit("max_tracks", len(midi.tracks), f"{where}: the number of tracks", limits.tracks)
-    check_tracks(
-        midi.type, midi.ticks_per_beat, [summarize_track(t) for t in midi.tracks], where, limits
-    )
+def _check_midi(midi: mido.MidiFile, label: str | None, limits: ReadLimits, checked: bool) -> None:
+    """Reject what pretty_midi cannot read sensibly, before it allocates anything (``checked``:
+    the file's bytes passed these checks already)."""
+    if not checked:
+        where = _describe(label)
+        what = f"{where}: the number of tracks"
+        check_limit("max_tracks", len(midi.tracks), what, limits.tracks)
+        check_events(sum(len(track) for track in midi.tracks), where, limits)
+        summaries = [summarize_track(track) for track in midi.tracks]
+        check_tracks(midi.type, midi.ticks_per_beat, summaries, where, limits)
     for track in midi.tracks:
         if not track:
             # pretty_midi fails on a track with no events at all; an empty track means nothing.

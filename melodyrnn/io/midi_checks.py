@@ -93,6 +93,7 @@ class ReadLimits:
     notes: int
     tracks: int
     tempo_changes: int
+    events: int
 
     @classmethod
     def resolve(cls, max_bytes=None, max_ticks=None, max_notes=None) -> ReadLimits:
@@ -104,6 +105,7 @@ class ReadLimits:
             limit("max_notes", max_notes),
             limit("max_tracks"),
             limit("max_tempo_changes"),
+            limit("max_events"),
         )
 
 
@@ -131,6 +133,7 @@ class TrackSummary:
     """What the checks need to know of one track, as mido reads it."""
 
     last_tick: int = 0  # the tick of the track's last event
+    events: int = 0  # how many (mido makes a message of each)
     note_ons: int = 0  # note-on events with a velocity above 0
     # (tick, mido MetaMessage) of the set_tempo, time_signature and key_signature events,
     # in file order
@@ -150,8 +153,16 @@ def summarize_track(track) -> TrackSummary:
                 note_ons += 1
         elif kind in ("set_tempo", "time_signature", "key_signature"):
             metas.append((tick, msg))
-    summary.last_tick, summary.note_ons = tick, note_ons
+    summary.last_tick, summary.events, summary.note_ons = tick, len(track), note_ons
     return summary
+
+
+def check_events(events: int, where: str, limits: ReadLimits) -> None:
+    """LimitError for more than ``limits.events`` events: mido holds each as a Python object
+    (about 260 bytes), pretty_midi another for each note or controller, so this cap, checked
+    before mido parses anything, bounds the reference reader's memory (about 1 GB at 3 million
+    events)."""
+    check_limit("max_events", events, f"{where}: the number of events", limits.events)
 
 
 def check_tracks(

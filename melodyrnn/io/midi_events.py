@@ -28,7 +28,14 @@ from mido.messages import SPEC_BY_STATUS, Message
 from mido.midifiles.meta import build_meta_message
 
 from melodyrnn.errors import MidiError
-from melodyrnn.io.midi_checks import TrackSummary, check_signature, one_line, truncated
+from melodyrnn.io.midi_checks import (
+    ReadLimits,
+    TrackSummary,
+    check_events,
+    check_signature,
+    one_line,
+    truncated,
+)
 
 # mido refuses a meta or sysex event longer than this (mido.midifiles.midifiles).
 MAX_MESSAGE_LENGTH = 1_000_000
@@ -71,10 +78,22 @@ class ScannedFile:
         return [scan.summary for scan in self.scans]
 
 
-def scan_file(data: bytes, where: str) -> ScannedFile:
-    """Every track of ``data`` walked as mido walks it; MidiError where mido fails."""
+def scan_file(data: bytes, where: str, limits: ReadLimits) -> ScannedFile:
+    """Every track of ``data`` walked as mido walks it; MidiError where mido fails, and
+    LimitError as soon as the tracks walked hold more than ``limits.events`` events (also
+    where mido would fail further on: mido would first have built them all)."""
     midi_type, division, bodies = split_chunks(data, where)
-    return ScannedFile(midi_type, division, bodies, [scan_track(body, where) for body in bodies])
+    scans, events = [], 0
+    for body in bodies:
+        try:
+            scan = scan_track(body, where)
+        except MidiError as exc:
+            check_events(events + getattr(exc, "events", 0), where, limits)
+            raise
+        events += scan.summary.events
+        check_events(events, where, limits)
+        scans.append(scan)
+    return ScannedFile(midi_type, division, bodies, scans)
 
 
 def split_chunks(data: bytes, where: str) -> tuple[int, int, list[bytes]]:
@@ -104,14 +123,16 @@ def split_chunks(data: bytes, where: str) -> tuple[int, int, list[bytes]]:
 
 
 def scan_track(body: bytes, where: str) -> TrackScan:
-    """Walk the events of one track chunk as mido does; MidiError where mido fails."""
+    """Walk the events of one track chunk as mido does; MidiError where mido fails (its
+    ``events`` attribute: how many events mido would have read before)."""
     try:
         return _scan(body)
-    except IndexError:  # an event needs bytes beyond the chunk (mido reads on and fails)
-        reason = "an event runs past the end of its track chunk"
-    except _Refused as exc:
-        reason = str(exc)
-    raise MidiError(f"{where}: corrupt MIDI data ({reason})")
+    except (IndexError, _Refused) as exc:
+        # IndexError: an event needs bytes beyond the chunk (mido reads on and fails)
+        reason = str(exc) if isinstance(exc, _Refused) else "an event runs past its track chunk"
+        error = MidiError(f"{where}: corrupt MIDI data ({reason})")
+        error.events = exc.events
+    raise error
 
 
 class _Refused(Exception):
@@ -119,84 +140,90 @@ class _Refused(Exception):
 
 
 def _scan(body: bytes) -> TrackScan:
+    """scan_track's walk. Where it fails, the exception's ``events`` says how many events it
+    read before (mido would have built them all)."""
     scan = TrackScan()
     summary = scan.summary
     size = len(body)
-    pos = tick = note_ons = 0
+    pos = tick = note_ons = events = 0
     last = 0  # the running status (0: none yet)
-    while pos < size:
-        byte = body[pos]
-        pos += 1
-        delta = byte & 0x7F
-        if byte & 0x80:
-            first = pos
-            while byte & 0x80:
-                byte = body[pos]
-                pos += 1
-                delta = (delta << 7) | (byte & 0x7F)
-            if pos - first > 3 and scan.odd is None:
-                scan.odd = "a delta time takes more than 4 bytes"
-        tick += delta
-        status = body[pos]
-        running = status < 0x80
-        if running:
-            if not last:
-                raise _Refused("running status without a previous status byte")
-            status = last
-        else:
+    try:
+        while pos < size:
+            events += 1
+            byte = body[pos]
             pos += 1
-            if status != 0xFF:  # meta events do not set the running status
-                last = status
-        if status < 0xF0:  # a channel message: one or two data bytes below 128
-            if 0xC0 <= status < 0xE0:
-                if body[pos] & 0x80:
-                    raise _Refused("data byte must be in range 0..127")
-                pos += 1
+            delta = byte & 0x7F
+            if byte & 0x80:
+                first = pos
+                while byte & 0x80:
+                    byte = body[pos]
+                    pos += 1
+                    delta = (delta << 7) | (byte & 0x7F)
+                if pos - first > 3 and scan.odd is None:
+                    scan.odd = "a delta time takes more than 4 bytes"
+            tick += delta
+            status = body[pos]
+            running = status < 0x80
+            if running:
+                if not last:
+                    raise _Refused("running status without a previous status byte")
+                status = last
             else:
-                velocity = body[pos + 1]
-                if (body[pos] | velocity) & 0x80:
+                pos += 1
+                if status != 0xFF:  # meta events do not set the running status
+                    last = status
+            if status < 0xF0:  # a channel message: one or two data bytes below 128
+                if 0xC0 <= status < 0xE0:
+                    if body[pos] & 0x80:
+                        raise _Refused("data byte must be in range 0..127")
+                    pos += 1
+                else:
+                    velocity = body[pos + 1]
+                    if (body[pos] | velocity) & 0x80:
+                        raise _Refused("data byte must be in range 0..127")
+                    if velocity and status & 0xF0 == 0x90:
+                        note_ons += 1
+                    pos += 2
+                continue
+            start = pos - 1
+            peek = []
+            if running:  # mido reads the data byte as the first one of `last`'s message
+                peek = [body[pos]]
+                pos += 1
+                if scan.odd is None:
+                    scan.odd = "running status follows a sysex or system message"
+            if status == 0xFF:
+                meta_type = body[pos]
+                data, pos = _length_and_data(body, pos + 1, scan)
+                try:
+                    message = build_meta_message(meta_type, list(data), delta)
+                except Exception as exc:  # what mido raises for a meta event it cannot decode
+                    raise _Refused(one_line(exc)) from None
+                # mido 1.3 gives a meta event of a type it does not know no delta time (time 0),
+                # which moves every later event of the track; so does the reference
+                tick += message.time - delta
+                if meta_type in _CHECKED_META:
+                    summary.metas.append((tick, message))
+                elif meta_type == TRACK_NAME:
+                    scan.names.append(start)
+                elif meta_type == MARKER:
+                    scan.markers += 1
+                elif meta_type == END_OF_TRACK:
+                    scan.ends.append(start)
+            elif status in (0xF0, 0xF7):
+                data, pos = _length_and_data(body, pos, scan)
+                data = data[1:] if data[:1] == b"\xf0" else data
+                data = data[:-1] if data[-1:] == b"\xf7" else data
+                if any(value > 127 for value in data):
                     raise _Refused("data byte must be in range 0..127")
-                if velocity and status & 0xF0 == 0x90:
-                    note_ons += 1
-                pos += 2
-            continue
-        start = pos - 1
-        peek = []
-        if running:  # mido reads the data byte as the first one of `last`'s message
-            peek = [body[pos]]
-            pos += 1
-            if scan.odd is None:
-                scan.odd = "running status follows a sysex or system message"
-        if status == 0xFF:
-            meta_type = body[pos]
-            data, pos = _length_and_data(body, pos + 1, scan)
-            try:
-                message = build_meta_message(meta_type, list(data), delta)
-            except Exception as exc:  # what mido raises for a meta event it cannot decode
-                raise _Refused(one_line(exc)) from None
-            # mido 1.3 gives a meta event of a type it does not know no delta time (time 0),
-            # which moves every later event of the track; so does the reference
-            tick += message.time - delta
-            if meta_type in _CHECKED_META:
-                summary.metas.append((tick, message))
-            elif meta_type == TRACK_NAME:
-                scan.names.append(start)
-            elif meta_type == MARKER:
-                scan.markers += 1
-            elif meta_type == END_OF_TRACK:
-                scan.ends.append(start)
-        elif status in (0xF0, 0xF7):
-            data, pos = _length_and_data(body, pos, scan)
-            data = data[1:] if data[:1] == b"\xf0" else data
-            data = data[:-1] if data[-1:] == b"\xf7" else data
-            if any(value > 127 for value in data):
-                raise _Refused("data byte must be in range 0..127")
-        else:
-            pos = _system_message(body, pos, status, peek)
-            if scan.odd is None:
-                scan.odd = f"a system message (status byte 0x{status:02x})"
-    summary.last_tick = tick
-    summary.note_ons = note_ons
+            else:
+                pos = _system_message(body, pos, status, peek)
+                if scan.odd is None:
+                    scan.odd = f"a system message (status byte 0x{status:02x})"
+    except (IndexError, _Refused) as exc:
+        exc.events = events
+        raise
+    summary.last_tick, summary.events, summary.note_ons = tick, events, note_ons
     return scan
 
 

@@ -146,8 +146,9 @@ def read_with_symusic(
 ) -> NoteSequence:
     """The reference reader's sequence of ``data``, from symusic; NotExact where it cannot
     promise it, MidiError where the file is bad, LimitError where it is over a cap."""
-    scanned = scan_file(data, where)
-    check_tracks(*scanned.header, scanned.summaries, where, limits or ReadLimits.resolve())
+    limits = limits or ReadLimits.resolve()
+    scanned = scan_file(data, where, limits)
+    check_tracks(*scanned.header, scanned.summaries, where, limits)
     return read_scanned(scanned, score_class, where)
 
 
