@@ -42,7 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from melodyrnn.encoding.specs import make_encoder  # noqa: E402
-from melodyrnn.errors import MelodyRNNError, MidiError  # noqa: E402
+from melodyrnn.errors import MelodyRNNError  # noqa: E402
 from melodyrnn.io.midi import midi_to_sequence  # noqa: E402
 from melodyrnn.io.midi_fast import NotExact, read_with_symusic, score_class  # noqa: E402
 from melodyrnn.pipelines import DatasetSettings, melodies_from_sequence  # noqa: E402
@@ -86,7 +86,7 @@ def reader_of(path: str) -> str | None:
         return "symusic 0.6 is not installed"
     try:
         read_with_symusic(Path(path).read_bytes(), symusic_score, "cannot read MIDI data")
-    except (NotExact, MidiError) as exc:
+    except (NotExact, MelodyRNNError) as exc:
         return str(exc)
     return None
 

@@ -42,8 +42,9 @@ LIMITS: dict[str, Limit] = {
     limit_.name: limit_
     for limit_ in (
         Limit("max_file_bytes", 64 * 2**20, "bytes", "a MIDI, JSON or checkpoint file read"),
-        Limit("max_ticks", 10_000_000, "ticks", "the time of a MIDI file's last event"),
+        Limit("max_ticks", 10_000_000, "ticks", "the span of a MIDI file (its last tick + 1)"),
         Limit("max_notes", 1_000_000, "notes", "the notes of one sequence"),
+        Limit("max_events", 1_500_000, "events", "the events of a MIDI file (mido holds each)"),
         Limit("max_tracks", 4_096, "tracks", "the tracks of one MIDI file"),
         Limit("max_tempo_changes", 100_000, "events", "tempo, time and key changes of a sequence"),
         Limit("max_steps", 200_000, "steps", "the quantized length of a sequence"),

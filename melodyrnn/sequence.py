@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import copy as _copy
 import dataclasses
+import math
 import operator
 from dataclasses import dataclass, field
 
@@ -26,8 +27,10 @@ from melodyrnn.errors import (
     MultipleTimeSignatureError,
     NegativeTimeError,
     NonIntegerStepsPerBarError,
+    QuantizationError,
     QuantizationStatusError,
 )
+from melodyrnn.limits import check_limit
 
 DEFAULT_QPM = 120.0
 STANDARD_PPQ = 220
@@ -232,12 +235,31 @@ class NoteSequence:
 
 
 def quantize_to_step(seconds: float, steps_per_second: float, cutoff: float = QUANTIZE_CUTOFF):
-    """note-seq's rounding: ``int(seconds * sps + 1 - cutoff)``; cutoff 0.5 rounds half up."""
-    return int(seconds * steps_per_second + (1.0 - cutoff))
+    """note-seq's rounding: ``int(seconds * sps + 1 - cutoff)``; cutoff 0.5 rounds half up.
+    A time that is not finite in steps is a QuantizationError."""
+    steps = seconds * steps_per_second + (1.0 - cutoff)
+    if not math.isfinite(steps):
+        raise QuantizationError(f"a time of {seconds} s cannot be quantized")
+    return int(steps)
 
 
 def _is_power_of_2(x: int) -> bool:
     return x > 0 and not x & (x - 1)
+
+
+def check_quantized_length(ns: NoteSequence, sps: float, what: str, max_steps=None) -> int:
+    """The ``total_quantized_steps`` ``ns`` gets at ``sps`` steps per second, from its last
+    times, before any note is quantized: LimitError over the ``max_steps`` limit (or the
+    ``max_steps`` given). ``what`` names the grid (``"at 4 steps per quarter"``)."""
+    steps = quantize_to_step(ns.total_time, sps)
+    if ns.notes:  # quantizing is monotonic, and a note gets at least one step
+        steps = max(
+            steps,
+            quantize_to_step(max(n.end_time for n in ns.notes), sps),
+            quantize_to_step(max(n.start_time for n in ns.notes), sps) + 1,
+        )
+    check_limit("max_steps", steps, f"the length of the sequence {what}", max_steps)
+    return steps
 
 
 def _quantize_events(qns: NoteSequence, steps_per_second: float) -> None:
@@ -263,7 +285,11 @@ def _quantize_events(qns: NoteSequence, steps_per_second: float) -> None:
 
 
 def quantize_note_sequence(
-    ns: NoteSequence, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER, *, copy: bool = True
+    ns: NoteSequence,
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER,
+    *,
+    copy: bool = True,
+    max_steps: int | None = None,
 ) -> NoteSequence:
     """Quantize relative to the (single) tempo, with note-seq's semantics.
 
@@ -271,7 +297,10 @@ def quantize_note_sequence(
     time signature at time 0 (120 qpm and 4/4 are added when missing), and every note's
     ``quantized_start_step``/``quantized_end_step`` filled. Raises
     :class:`MultipleTimeSignatureError`, :class:`MultipleTempoError`,
-    :class:`BadTimeSignatureError` or :class:`NegativeTimeError` like note-seq does.
+    :class:`BadTimeSignatureError` or :class:`NegativeTimeError` like note-seq does, and
+    :class:`~melodyrnn.errors.LimitError` before any note is quantized if the result would be
+    longer than the ``max_steps`` limit (or ``max_steps``): a few bytes of MIDI at one tick per
+    quarter can ask for 10**8 steps.
     Use :func:`split_on_time_changes` or :func:`flatten_tempo` first for files that change tempo.
     ``copy=False`` quantizes ``ns`` itself (for pipelines that own a sequence they just made).
     """
@@ -328,12 +357,22 @@ def quantize_note_sequence(
     else:
         qns.tempos = [Tempo(0.0, DEFAULT_QPM)]
 
-    _quantize_events(qns, steps_per_quarter * qns.tempos[0].qpm / 60.0)
+    steps_per_second = steps_per_quarter * qns.tempos[0].qpm / 60.0
+    check_quantized_length(
+        qns, steps_per_second, f"at {steps_per_quarter} steps per quarter", max_steps
+    )
+    _quantize_events(qns, steps_per_second)
     return qns
 
 
-def quantize_note_sequence_absolute(ns: NoteSequence, steps_per_second: int) -> NoteSequence:
-    """Quantize on absolute time (performance models); tempos and meters are kept but ignored."""
+def quantize_note_sequence_absolute(
+    ns: NoteSequence, steps_per_second: int, *, max_steps: int | None = None
+) -> NoteSequence:
+    """Quantize on absolute time (performance models); tempos and meters are kept but ignored.
+    LimitError as :func:`quantize_note_sequence`, before anything is copied."""
+    check_quantized_length(
+        ns, steps_per_second, f"at {steps_per_second} steps per second", max_steps
+    )
     qns = ns.copy()
     qns.quantization_info = QuantizationInfo(steps_per_second=steps_per_second)
     _quantize_events(qns, steps_per_second)

@@ -143,8 +143,10 @@ MelodyRNNErrorLike = __import__("melodyrnn.errors", fromlist=["MelodyRNNError"])
 def _peak_rss_mb_of(code: str) -> tuple[subprocess.CompletedProcess, float]:
     script = textwrap.dedent(code) + textwrap.dedent(
         """
-        import resource, sys
-        print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)
+        import sys
+        # VmHWM starts afresh at exec; ru_maxrss would carry the forking pytest's own peak
+        hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
+        print("PEAK", int(hwm) / 1024, file=sys.stderr)
         """
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)

@@ -12,16 +12,21 @@ and sysex, tempo/meter/key events outside the first track, control changes and p
 channel that never plays a note, velocity-0 notes, and note-ons without a note-off.
 
 Bad input never escapes as a raw mido/pretty_midi traceback: a missing, unreadable, empty,
-truncated or non-MIDI file, a type-2 file, a header with 0 ticks per quarter (or SMPTE timing),
-a tempo of 0, or a file whose events lie absurdly far out (which would make pretty_midi allocate
-a tick table of that size) raise :class:`~melodyrnn.errors.MidiError`. The file is checked with
-mido before pretty_midi sees it, so reading is bounded in time and memory (both readers share
-these checks: :mod:`melodyrnn.io.midi_checks`).
+truncated or non-MIDI file, a path that is not a regular file (a FIFO, a device, a folder: it
+is never opened, :mod:`melodyrnn.io.input_file`), a type-2 file, a header with 0 ticks per
+quarter (or SMPTE timing), a tempo of 0 raise :class:`~melodyrnn.errors.MidiError`; a file
+over one of the caps of :mod:`melodyrnn.limits` (its size, the span of its tracks in ticks,
+its notes, tracks, tempo changes) raises :class:`~melodyrnn.errors.LimitError` before the work
+it bounds (a file is never read beyond the size cap; the tick cap keeps pretty_midi from
+allocating a tick table of that size). The file is checked on what mido reads before
+pretty_midi sees it, so reading is bounded in time and memory (both readers share these
+checks: :mod:`melodyrnn.io.midi_checks`).
 
 A fast reader (``backend="symusic"``, used by the default ``"auto"`` wherever it can) parses
 with symusic's C++ parser (reading a file takes about a tenth of the reference's time) and
 rebuilds exactly the reference's sequence, float for float; files where what symusic shows
-cannot pin that down go to the reference (:mod:`melodyrnn.io.midi_fast` says how and which).
+cannot pin that down go to the reference (:mod:`melodyrnn.io.midi_fast` says how and which),
+and so do files mido refuses: "auto" refuses exactly what the reference refuses, in its words.
 
 Writing (:func:`sequence_to_pretty_midi`) also follows note-seq's
 ``note_sequence_to_pretty_midi``: resolution = ``ticks_per_quarter`` (or 220), the tempo at time
@@ -30,14 +35,17 @@ pretty_midi Instrument per (instrument, program, is_drum) group, instrument 0 sh
 one. Groups other than instrument 0 without a name in ``instrument_infos`` get pretty_midi's
 General MIDI name ("Drums" for drums) as track name, so those names show up when the file is read
 back. Unlike note-seq, several groups of instrument 0 (e.g. two programs) each get their own
-track instead of overwriting each other, and values MIDI cannot store raise ``MidiError``.
+track instead of overwriting each other, values MIDI cannot store raise ``MidiError``, and a
+sequence our reader would refuse (beyond the caps on ticks at the written resolution, notes,
+tracks or tempo changes) raises ``LimitError`` before anything is written: what we write, we
+can read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
-import math
 import os
 import warnings
 from collections import defaultdict
@@ -48,17 +56,22 @@ import pretty_midi
 
 from melodyrnn.errors import MidiError
 from melodyrnn.files import write_bytes_atomically
+from melodyrnn.io.input_file import read_regular_file
 from melodyrnn.io.midi_checks import (
-    MAX_TEMPO_US,
-    check_header,
-    check_last_tick,
+    ReadLimits,
+    check_events,
+    check_header_bytes,
+    check_readable,
     check_signature,
-    check_tempo,
-    check_time_signature,
+    check_size,
+    check_tracks,
+    check_writable,
     one_line,
+    summarize_track,
     truncated,
 )
-from melodyrnn.io.midi_fast import NotExact, read_with_symusic, score_class
+from melodyrnn.io.midi_events import scan_file
+from melodyrnn.io.midi_fast import NotExact, read_scanned, score_class
 from melodyrnn.io.midi_ticks import TempoTicks
 from melodyrnn.limits import check_limit
 from melodyrnn.sequence import (
@@ -82,7 +95,13 @@ BACKENDS = ("auto", "symusic", "pretty_midi")
 
 
 def midi_to_sequence(
-    source, *, filename: str | os.PathLike | None = None, backend: str = "auto"
+    source,
+    *,
+    filename: str | os.PathLike | None = None,
+    backend: str = "auto",
+    max_bytes: int | None = None,
+    max_ticks: int | None = None,
+    max_notes: int | None = None,
 ) -> NoteSequence:
     """Read MIDI into a :class:`NoteSequence` (note-seq's ``midi_to_note_sequence``).
 
@@ -105,10 +124,18 @@ def midi_to_sequence(
     without notes and ``total_time`` 0: deciding whether that is an error is the caller's job.
 
     Raises :class:`MidiError` (one line naming the file and the reason) for anything that is
-    not a readable type-0/1 Standard MIDI File.
+    not a readable type-0/1 Standard MIDI File, and for a path that is not a regular file (a
+    folder, a FIFO, a device, a broken link: it is never opened). Raises
+    :class:`~melodyrnn.errors.LimitError` for a file over a cap of :mod:`melodyrnn.limits`,
+    checked before the work it bounds: its size (``max_bytes``, default the
+    ``max_file_bytes`` limit; bytes given directly count too; a file is never read beyond
+    it), the span of its tracks in ticks (``max_ticks``), its notes (``max_notes``), its tracks
+    (``max_tracks``) and the tempo, time and key signature events of its first track
+    (``max_tempo_changes``). Both backends refuse the same files with the same words.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    limits = ReadLimits.resolve(max_bytes, max_ticks, max_notes)
     if isinstance(source, pretty_midi.PrettyMIDI):
         _no_symusic_for(source, backend)
         label = os.fspath(filename) if filename is not None else None
@@ -125,44 +152,56 @@ def midi_to_sequence(
         label = filename if filename is not None else source.filename
         label = os.fspath(label) if label is not None else None
         # pretty_midi rewrites message times in place; work on a copy of the caller's object.
-        return _read_with_pretty_midi(copy.deepcopy(source), label)
+        return _read_with_pretty_midi(copy.deepcopy(source), label, limits)
 
     if isinstance(source, (bytes, bytearray, memoryview)):
         label = os.fspath(filename) if filename is not None else None
+        check_size(memoryview(source).nbytes, _describe(label), limits)
         data = bytes(source)
     elif isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         label = os.fspath(filename) if filename is not None else path
-        data = _read_file(path)
+        data = read_regular_file(path, _describe(label, path=True), limits.file_bytes)
     else:
         raise TypeError(
             "midi_to_sequence() takes a path, bytes, a mido.MidiFile or a pretty_midi.PrettyMIDI, "
             f"not {type(source).__name__}"
         )
 
-    if backend != "pretty_midi":
-        where = _describe(label)
-        symusic_score = score_class()
-        if symusic_score is None:
+    where = _describe(label)
+    check_header_bytes(data, where, limits)
+    symusic_score = score_class() if backend != "pretty_midi" else None
+    if symusic_score is None and backend == "symusic":
+        raise MidiError(
+            f"{where}: backend 'symusic' needs symusic 0.6 "
+            "(pip install 'symusic>=0.6,<0.7'); or use backend='pretty_midi'"
+        )
+    try:
+        # Both readers first walk the file as mido reads it: the caps on events, ticks, notes
+        # and tempo changes are checked before mido or symusic builds anything.
+        scanned = scan_file(data, where, limits)
+    except MidiError:  # mido refuses the file (and did not get far): the reference words why
+        if backend == "symusic":
+            raise
+        return _read_with_pretty_midi(data, label, limits)
+    # The reference's own checks and caps, on what mido reads, with its words: their verdict
+    # is final for both readers.
+    check_tracks(*scanned.header, scanned.summaries, where, limits)
+    if symusic_score is not None:
+        try:
+            return _with_name(read_scanned(scanned, symusic_score, where), label)
+        except NotExact as exc:
             if backend == "symusic":
                 raise MidiError(
-                    f"{where}: backend 'symusic' needs symusic 0.6 "
-                    "(pip install 'symusic>=0.6,<0.7'); or use backend='pretty_midi'"
-                )
-        else:
-            try:
-                return _with_name(read_with_symusic(data, symusic_score, where), label)
-            except NotExact as exc:
-                if backend == "symusic":
-                    raise MidiError(
-                        f"{where}: symusic cannot promise pretty_midi's reading ({exc}); "
-                        "use backend='pretty_midi' or 'auto'"
-                    ) from None
-            except MidiError:
-                if backend == "symusic":
-                    raise
-            # auto: the reference reads the file and words its errors.
-    return _read_with_pretty_midi(_parse_bytes(data, label), label)
+                    f"{where}: symusic cannot promise pretty_midi's reading ({exc}); "
+                    "use backend='pretty_midi' or 'auto'"
+                ) from None
+        except MidiError:
+            if backend == "symusic":
+                raise
+        # auto: the reference reads the file and words its errors.
+    del scanned
+    return _read_with_pretty_midi(data, label, limits, checked=True)
 
 
 def _no_symusic_for(source, backend: str) -> None:
@@ -173,14 +212,21 @@ def _no_symusic_for(source, backend: str) -> None:
         )
 
 
-def _read_with_pretty_midi(midi: mido.MidiFile, label: str | None) -> NoteSequence:
-    _check_midi(midi, label)
+def _read_with_pretty_midi(
+    source: bytes | mido.MidiFile, label: str | None, limits: ReadLimits, checked: bool = False
+) -> NoteSequence:
+    """The reference reader: ``source`` is the file's bytes or a ``mido.MidiFile`` it may
+    change; ``checked``: the bytes passed :func:`check_tracks` already."""
+    midi = _parse_bytes(source, label) if isinstance(source, bytes) else source
+    del source
+    _check_midi(midi, label, limits, checked)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _pretty_midi_tick_limit(limits.ticks):
             # pretty_midi warns about tempo/meter events outside track 0 (it ignores them,
             # like note-seq); that is documented above and not worth a warning per file.
             warnings.simplefilter("ignore", RuntimeWarning)
             pm = pretty_midi.PrettyMIDI(mido_object=midi)
+        del midi  # mido's messages (~260 bytes an event) go before our sequence is built
         ns = _pretty_midi_to_sequence(pm)
     except MidiError as exc:
         raise MidiError(f"{_describe(label)}: {exc}") from exc
@@ -189,8 +235,25 @@ def _read_with_pretty_midi(midi: mido.MidiFile, label: str | None) -> NoteSequen
     return _with_name(ns, label)
 
 
-def _describe(label: str | None) -> str:
-    return f"cannot read MIDI file '{label}'" if label else "cannot read MIDI data"
+def _describe(label: str | None, path: bool = False) -> str:
+    """The start of an error message: the file's name (a path, even "", is always named)."""
+    return f"cannot read MIDI file '{label}'" if label or path else "cannot read MIDI data"
+
+
+@contextlib.contextmanager
+def _pretty_midi_tick_limit(max_ticks: int):
+    """Raise pretty_midi's own tick limit (its module's MAX_TICK, which has the meaning of ours:
+    at most that many ticks) to ``max_ticks`` while it reads, where a caller raised ours."""
+    module = pretty_midi.pretty_midi
+    before = module.MAX_TICK
+    if max_ticks <= before:
+        yield
+        return
+    module.MAX_TICK = max_ticks
+    try:
+        yield
+    finally:
+        module.MAX_TICK = before
 
 
 def _with_name(ns: NoteSequence, label: str | None) -> NoteSequence:
@@ -198,20 +261,6 @@ def _with_name(ns: NoteSequence, label: str | None) -> NoteSequence:
         ns.filename = label
         ns.id = Path(label).stem
     return ns
-
-
-def _read_file(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError as exc:
-        raise MidiError(f"{_describe(path)}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise MidiError(f"{_describe(path)}: it is a directory, not a file") from exc
-    except PermissionError as exc:
-        raise MidiError(f"{_describe(path)}: permission denied") from exc
-    except OSError as exc:
-        raise MidiError(f"{_describe(path)}: {exc.strerror or one_line(exc)}") from exc
 
 
 def _parse_bytes(data: bytes, label: str | None) -> mido.MidiFile:
@@ -228,24 +277,20 @@ def _parse_bytes(data: bytes, label: str | None) -> mido.MidiFile:
     return midi
 
 
-def _check_midi(midi: mido.MidiFile, label: str | None) -> None:
-    """Reject what pretty_midi cannot read sensibly, before it allocates anything."""
-    where = _describe(label)
-    check_header(midi.type, midi.ticks_per_beat, len(midi.tracks), where)
-    last_tick = 0
-    for index, track in enumerate(midi.tracks):
-        tick = 0
-        for msg in track:
-            tick += msg.time
-            if index == 0 and msg.type == "set_tempo":
-                check_tempo(msg.tempo, where)
-            if msg.type == "time_signature":
-                check_time_signature(msg.numerator, msg.denominator, tick, where)
-        last_tick = max(last_tick, tick)
+def _check_midi(midi: mido.MidiFile, label: str | None, limits: ReadLimits, checked: bool) -> None:
+    """Reject what pretty_midi cannot read sensibly, before it allocates anything (``checked``:
+    the file's bytes passed these checks already)."""
+    if not checked:
+        where = _describe(label)
+        what = f"{where}: the number of tracks"
+        check_limit("max_tracks", len(midi.tracks), what, limits.tracks)
+        check_events(sum(len(track) for track in midi.tracks), where, limits)
+        summaries = [summarize_track(track) for track in midi.tracks]
+        check_tracks(midi.type, midi.ticks_per_beat, summaries, where, limits)
+    for track in midi.tracks:
         if not track:
             # pretty_midi fails on a track with no events at all; an empty track means nothing.
             track.append(mido.MetaMessage("end_of_track", time=0))
-    check_last_tick(last_tick, where)
 
 
 def _pretty_midi_to_sequence(pm: pretty_midi.PrettyMIDI) -> NoteSequence:
@@ -301,7 +346,7 @@ def sequence_to_pretty_midi(ns: NoteSequence) -> pretty_midi.PrettyMIDI:
     its time. Quantized fields are ignored. Raises :class:`MidiError` for values a MIDI file
     cannot hold (pitch 128, a 4/3 time signature, a negative time, ...).
     """
-    _check_writable(ns)
+    check_writable(ns)
     resolution = ns.ticks_per_quarter or STANDARD_PPQ
     tempos = sorted(ns.tempos, key=lambda t: t.time)
     initial = next((t for t in tempos if t.time == 0), None)
@@ -363,6 +408,7 @@ def sequence_to_pretty_midi(ns: NoteSequence) -> pretty_midi.PrettyMIDI:
         inst.notes = events["notes"]
         inst.pitch_bends = events["bends"]
         inst.control_changes = events["controls"]
+    check_readable(pm, ns)
     return pm
 
 
@@ -392,56 +438,3 @@ def sequence_to_midi_file(ns: NoteSequence, path: str | os.PathLike) -> Path:
         return write_bytes_atomically(path, data)
     except OSError as exc:
         raise MidiError(f"cannot write MIDI file '{path}': {exc.strerror or exc}") from exc
-
-
-def _check_writable(ns: NoteSequence) -> None:
-    """Raise MidiError for the first value a Standard MIDI File cannot hold."""
-
-    def fail(what: str) -> None:
-        raise MidiError(f"cannot write MIDI: {what}")
-
-    def check_time(time: float, what: str) -> None:
-        if not math.isfinite(time) or time < 0:
-            fail(f"{what} is at time {time}; times must be finite and >= 0")
-
-    def check_7bit(value: int, what: str) -> None:
-        if not 0 <= value <= 127:
-            fail(f"{what} is {value}; it must be in 0..127")
-
-    if not 0 <= ns.ticks_per_quarter <= 0x7FFF:
-        fail(f"ticks_per_quarter is {ns.ticks_per_quarter}; it must be in 1..32767")
-    for t in ns.tempos:
-        check_time(t.time, f"a tempo of {t.qpm} qpm")
-        if not (math.isfinite(t.qpm) and t.qpm > 0) or not 1 <= 6e7 / t.qpm <= MAX_TEMPO_US:
-            fail(f"tempo {t.qpm} qpm cannot be stored (it must lie between 3.58 and 6e7 qpm)")
-    for ts in ns.time_signatures:
-        check_time(ts.time, f"time signature {ts.numerator}/{ts.denominator}")
-        d = ts.denominator
-        if not 1 <= ts.numerator <= 255 or d < 1 or d & (d - 1) or d > 2**255:
-            fail(
-                f"time signature {ts.numerator}/{d} cannot be stored (numerator 1..255, "
-                "denominator a power of 2)"
-            )
-    for ks in ns.key_signatures:
-        check_time(ks.time, "a key signature")
-        if not 0 <= ks.key <= 11:
-            fail(f"key signature key is {ks.key}; it must be a pitch class 0..11")
-    programs = [(n.program, "a note's program") for n in ns.notes]
-    programs += [(e.program, "an event's program") for e in (*ns.control_changes, *ns.pitch_bends)]
-    for program, what in programs:
-        check_7bit(program, what)
-    for n in ns.notes:
-        check_7bit(n.pitch, "a note pitch")
-        check_7bit(n.velocity, f"the velocity of pitch {n.pitch}")
-        check_time(n.start_time, f"a note of pitch {n.pitch}")
-        check_time(n.end_time, f"the end of a note of pitch {n.pitch}")
-        if n.end_time < n.start_time:
-            fail(f"a note of pitch {n.pitch} ends ({n.end_time}) before it starts ({n.start_time})")
-    for cc in ns.control_changes:
-        check_time(cc.time, f"control change {cc.control_number}")
-        check_7bit(cc.control_number, "a control number")
-        check_7bit(cc.control_value, f"the value of control {cc.control_number}")
-    for b in ns.pitch_bends:
-        check_time(b.time, "a pitch bend")
-        if not -8192 <= b.bend <= 8191:
-            fail(f"pitch bend {b.bend} is outside -8192..8191")

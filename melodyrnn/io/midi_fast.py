@@ -5,18 +5,23 @@ gives exactly the sequence of the mido + pretty_midi reference, float for float,
 
 symusic (the C++ MIDI parser miditok uses) parses a file about 100x faster than mido, and
 pairs notes and groups instruments much like pretty_midi, but not quite, and it shows only
-its result: no channels, no program changes, no event order. The reader below therefore
-splits the file into its track chunks and has symusic parse each on its own (so it knows
-which track an event came from, as pretty_midi does), parses a probe copy of each track that
-makes the hidden parts visible, rebuilds pretty_midi's result from what it sees, and refuses
-(:class:`NotExact`) every file where that result is not fully determined. In the probe copy:
+its result: no channels, no program changes, no event order, and it reads files mido
+refuses. The reader below therefore first walks every track as mido does
+(:mod:`melodyrnn.io.midi_events`: a file mido refuses goes to the reference, which words the
+error; the walk also finds where the track names, markers and end-of-track events really
+are), has :func:`~melodyrnn.io.midi_checks.check_tracks` make the reference's checks and caps
+on what mido reads (:func:`read_scanned` starts after them), then has symusic parse each track
+chunk on its own (so it knows which track an event came from, as pretty_midi does), parses a
+probe copy of each track that makes the hidden parts visible, rebuilds pretty_midi's result
+from what it sees, and refuses (:class:`NotExact`) every file where that result is not fully
+determined. In the probe copy:
 
-* the end-of-track event is a marker, so the track's last tick is known (for the tick
-  limit), and nothing hides after it (symusic stops at end-of-track, mido does not: a track
-  must end with its only end-of-track event);
-* track names are markers, which symusic reports with their ticks: pretty_midi names an
-  instrument by the track name in effect when its first note ends, symusic keeps the last
-  one. The probe is checked against the plain parse to have changed nothing else;
+* the end-of-track event is a marker, so nothing hides after it (symusic stops at
+  end-of-track, mido does not: a track must end with its only end-of-track event);
+* track-name events (those the walk found, never a byte pair that only looks like one) are
+  markers, which symusic reports with their ticks: pretty_midi names an instrument by the
+  track name in effect when its first note ends, symusic keeps the last one. The probe is
+  checked against the plain parse to have changed nothing else;
 * note-offs of every pitch the track plays on every channel follow, 2**28 - 1 ticks after
   the end: symusic drops note-ons still sounding at the end of a track; drained like this
   they show up. pretty_midi ends all sounding note-ons of a key at its next note-off,
@@ -36,11 +41,13 @@ shares between the instruments of a channel through one list); track names that 
 printable ASCII (mido decodes latin-1, symusic UTF-8) or that change on the tick where an
 instrument's first note ends; tempos, time or key signatures of track 0 that differ on one
 tick (their order); byte patterns of events the two parsers read differently (_ODD_EVENT,
-sysex escapes); symusic versions other than 0.6 (these rules were checked against 0.6.0);
-and every file symusic or these checks find bad, so that the reference words the error.
-What stays different: a file that breaks the Standard MIDI File rules in a way mido rejects
-and symusic reads (a data byte above 127 in a sysex, aftertouch or channel-pressure event,
-for instance) is read by "auto" instead of refused.
+sysex escapes) and what mido reads but symusic may not (:attr:`TrackScan.odd
+<melodyrnn.io.midi_events.TrackScan.odd>`: system messages, deltas of 5 bytes and more,
+running status after a sysex); files longer than 2**28 - 1 ticks (the drain below needs
+room); symusic versions other than 0.6 (these rules were checked against 0.6.0); and every
+file symusic finds bad, so that the reference words the error. So "auto" refuses exactly the
+files the reference refuses, with the reference's words (tests/test_fuzz_midi.py and
+bench/fuzz.py check it on mutated files).
 """
 
 from __future__ import annotations
@@ -48,22 +55,13 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-import struct
 from itertools import repeat
 
 import numpy as np
 
 from melodyrnn.errors import MidiError
-from melodyrnn.io.midi_checks import (
-    MAX_TICKS,
-    check_header,
-    check_last_tick,
-    check_signature,
-    check_tempo,
-    check_time_signature,
-    one_line,
-    truncated,
-)
+from melodyrnn.io.midi_checks import ReadLimits, check_tracks, one_line
+from melodyrnn.io.midi_events import ScannedFile, TrackScan, scan_file
 from melodyrnn.sequence import (
     ControlChange,
     InstrumentInfo,
@@ -75,12 +73,12 @@ from melodyrnn.sequence import (
     TimeSignature,
 )
 
-_TRACK_NAME = b"\xff\x03"
 _MARKER = b"\xff\x06"
 _END_OF_TRACK = b"\xff\x2f\x00"
 _END_MARKER_TEXT = "melodyrnn:end-of-track"
 # Drained note-offs come this many ticks after the end of a track (the largest delta a file
-# can hold), far beyond MAX_TICKS, so a drained note is told apart by its end.
+# can hold), beyond every real note of a file shorter than it (longer ones are refused), so a
+# drained note is told apart by its end.
 _DRAIN_DELTA = 0x0FFFFFFF
 _PROGRAM_CHANGE = re.compile(rb"[\xc0-\xcf]")
 # Byte patterns of events mido and symusic read differently; found anywhere in a track (even
@@ -143,39 +141,31 @@ def score_class():
     return ScoreTick
 
 
-def read_with_symusic(data: bytes, score_class, where: str) -> NoteSequence:
-    midi_type, division, bodies = _split_chunks(data, where)
-    check_header(midi_type, division, len(bodies), where)
+def read_with_symusic(
+    data: bytes, score_class, where: str, limits: ReadLimits | None = None
+) -> NoteSequence:
+    """The reference reader's sequence of ``data``, from symusic; NotExact where it cannot
+    promise it, MidiError where the file is bad, LimitError where it is over a cap."""
+    limits = limits or ReadLimits.resolve()
+    scanned = scan_file(data, where, limits)
+    check_tracks(*scanned.header, scanned.summaries, where, limits)
+    return read_scanned(scanned, score_class, where)
 
+
+def read_scanned(scanned: ScannedFile, score_class, where: str) -> NoteSequence:
+    """:func:`read_with_symusic` of a file that mido reads (``scanned``) and that passed
+    :func:`~melodyrnn.io.midi_checks.check_tracks`: the checks, and the caps, the reference
+    makes before pretty_midi builds anything, so symusic parses only files within the caps."""
+    if max(scan.summary.last_tick for scan in scanned.scans) >= _DRAIN_DELTA:
+        raise NotExact(f"the file is longer than {_DRAIN_DELTA:,} ticks")
+    division = scanned.division
     header = b"MThd\x00\x00\x00\x06\x00\x00\x00\x01" + division.to_bytes(2, "big")
-    tracks = [_probe_track(score_class, header, body, where) for body in bodies]
-    check_last_tick(max(track.last_tick for track in tracks), where)
-    for index, track in enumerate(tracks):
-        _check_meta(track, where, first=index == 0)
+    tracks = [
+        _probe_track(score_class, header, body, scan, where)
+        for body, scan in zip(scanned.bodies, scanned.scans)
+    ]
+    _check_meta(tracks[0])
     return _build_sequence(division, tracks)
-
-
-def _split_chunks(data: bytes, where: str) -> tuple[int, int, list[bytes]]:
-    """Header fields and track chunks, as mido reads them (the chunk level only)."""
-    check_signature(data, where)
-    size = int.from_bytes(data[4:8], "big")
-    if len(data) < 14 or size < 6:
-        raise truncated(where)
-    midi_type, n_tracks, division = struct.unpack(">hhh", data[8:14])
-    position = 8 + size
-    bodies = []
-    for _ in range(n_tracks):
-        if position + 8 > len(data):
-            raise truncated(where)
-        if data[position : position + 4] != b"MTrk":
-            raise MidiError(f"{where}: corrupt MIDI data (a track chunk does not start with MTrk)")
-        length = int.from_bytes(data[position + 4 : position + 8], "big")
-        body = data[position + 8 : position + 8 + length]
-        if len(body) < length:
-            raise truncated(where)
-        bodies.append(body)
-        position += 8 + length
-    return midi_type, division, bodies
 
 
 class _Instrument:
@@ -202,10 +192,9 @@ class _Instrument:
 class _Track:
     """One MIDI track as its probe showed it."""
 
-    __slots__ = ("last_tick", "instruments", "tempos", "signatures", "keys")
+    __slots__ = ("instruments", "tempos", "signatures", "keys")
 
-    def __init__(self, score, last_tick: int, instruments: list[_Instrument]):
-        self.last_tick = last_tick
+    def __init__(self, score, instruments: list[_Instrument]):
         self.instruments = instruments  # in pretty_midi's order
         # (tick, ...) tuples; symusic's lists are slow to iterate, so read them once
         self.tempos = [(t.time, t.mspq) for t in score.tempos] if len(score.tempos) else []
@@ -216,22 +205,25 @@ class _Track:
         self.keys = [(k.time, k.key, k.tonality) for k in keys] if len(keys) else []
 
 
-def _probe_track(score_class, header: bytes, body: bytes, where: str) -> _Track:
+def _probe_track(score_class, header: bytes, body: bytes, scan: TrackScan, where: str) -> _Track:
+    """The track as symusic's parse of its probe copy shows it (``scan``: mido's reading)."""
     if not body:  # no events at all: pretty_midi reads an empty track
-        return _Track(_parse(score_class, header + b"MTrk\x00\x00\x00\x00", where), 0, [])
-    if not body.endswith(_END_OF_TRACK) or body.find(b"\xff\x2f") != len(body) - 3:
+        return _Track(_parse(score_class, header + b"MTrk\x00\x00\x00\x00", where), [])
+    if scan.odd:
+        raise NotExact(scan.odd)
+    if scan.ends != [len(body) - 3] or not body.endswith(_END_OF_TRACK):
         raise NotExact("a track does not end with its only end-of-track event")
     plain = _parse(score_class, header + b"MTrk" + len(body).to_bytes(4, "big") + body, where)
     plain_notes = [(track, track.notes.numpy()) for track in plain.tracks if len(track.notes)]
     pitches = set()
     for _, notes in plain_notes:
         pitches.update(notes["pitch"].tolist())
-    n_names = body.count(_TRACK_NAME)
+    n_names = len(scan.names)
     events = body[:-3]  # ends with the delta of the end-of-track event
     if n_names:
-        if _MARKER in body:
+        if scan.markers:
             raise NotExact("a track has both track names and markers")
-        events = events.replace(_TRACK_NAME, _MARKER)
+        events = _names_to_markers(events, scan.names)
     # Program changes need a status byte 0xCn; without one, every program stays 0.
     changes = _PROGRAM_CHANGE.search(body) is not None
     events += _END_MARKER + (_drain(frozenset(pitches), changes) if pitches else b"")
@@ -242,8 +234,7 @@ def _probe_track(score_class, header: bytes, body: bytes, where: str) -> _Track:
     ends = [tick for tick, text in markers if text == _END_MARKER_TEXT]
     if len(ends) != 1:
         raise NotExact("a marker has melodyrnn's end-of-track text")
-    if ends[0] >= MAX_TICKS:
-        return _Track(score, ends[0], [])
+    names = [(tick, text) for tick, text in markers if text != _END_MARKER_TEXT]
     odd = _ODD_EVENT.search(body)
     if odd:
         found = body[odd.start() : odd.start() + 5].hex(" ")
@@ -251,7 +242,9 @@ def _probe_track(score_class, header: bytes, body: bytes, where: str) -> _Track:
     if not _only_sysex_ends(body):
         raise NotExact("a track may hold a sysex escape event (0xF7), which symusic misreads")
     if not pitches:
-        return _Track(score, ends[0], [])
+        if n_names:
+            _check_probe(plain, plain_notes, score, [], len(names) == n_names)
+        return _Track(score, [])
 
     # The common case, one track of notes in both parses, the same number: the notes are the same
     # (checked by _check_probe where track names were turned); reuse the plain parse's arrays.
@@ -290,10 +283,20 @@ def _probe_track(score_class, header: bytes, body: bytes, where: str) -> _Track:
     if len(set(firsts)) != len(firsts):
         raise NotExact("two instruments of a track end their first notes on the same tick")
     if n_names:
-        names = [(tick, text) for tick, text in markers if text != _END_MARKER_TEXT]
         _check_probe(plain, plain_notes, score, instruments, len(names) == n_names)
         _name_instruments(instruments, names, last=plain_notes[0][0].name)
-    return _Track(score, ends[0], instruments)
+    return _Track(score, instruments)
+
+
+def _names_to_markers(events: bytes, names: list[int]) -> bytes:
+    """``events`` with each track-name event (the 0xFF byte at each offset of ``names``)
+    turned into a marker event; every other byte stays as it is."""
+    parts, start = [], 0
+    for offset in names:
+        parts += (events[start : offset + 1], _MARKER[1:])
+        start = offset + 2
+    parts.append(events[start:])
+    return b"".join(parts)
 
 
 def _only_sysex_ends(body: bytes) -> bool:
@@ -412,22 +415,14 @@ def _name_instruments(instruments: list[_Instrument], names: list, last: str) ->
             instrument.name = texts.pop()
 
 
-def _check_meta(track: _Track, where: str, first: bool) -> None:
-    """The reference's checks of tempos and meters, and mido's of key signatures."""
-    if first:
-        for events in (track.tempos, track.signatures, track.keys):
-            for a, b in zip(events, events[1:]):
-                if a[0] == b[0] and a != b:
-                    raise NotExact("two tempos, time or key signatures of track 0 share a tick")
-        for _, mspq in track.tempos:
-            check_tempo(mspq, where)
-    for tick, numerator, denominator in track.signatures:
-        check_time_signature(numerator, denominator, tick, where)
-    for _, key, mode in track.keys:
-        if not (-7 <= key <= 7 and mode in (0, 1)):
-            raise MidiError(
-                f"{where}: corrupt MIDI data (a key signature has {key} sharps and mode {mode})"
-            )
+def _check_meta(first: _Track) -> None:
+    """Refuse tempos, time or key signatures of track 0 that differ on one tick: pretty_midi
+    keeps them in file order, symusic sorts them. (The checks of their values are mido's and
+    the reference's, made by scan_track and check_tracks before symusic parses anything.)"""
+    for events in (first.tempos, first.signatures, first.keys):
+        for a, b in zip(events, events[1:]):
+            if a[0] == b[0] and a != b:
+                raise NotExact("two tempos, time or key signatures of track 0 share a tick")
 
 
 class _TempoMap:
