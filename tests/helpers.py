@@ -27,3 +27,13 @@ MAGENTA_JS_EXPECTED = sorted(p.name for p in (MAGENTA_JS / "expected").glob("*.j
 def load_json(relative: str):
     """A JSON file under tests/fixtures/magenta_js/, parsed once per session (do not modify it)."""
     return json.loads((MAGENTA_JS / relative).read_text())
+
+
+def peak_rss_kib() -> int:
+    """Peak resident memory of this process in KiB (VmHWM). Unlike ru_maxrss it starts afresh
+    at exec, so a child of a large pytest process does not inherit the parent's peak."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0

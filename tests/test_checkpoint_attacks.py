@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import peak_rss_kib
 
 from melodyrnn.errors import CheckpointError, LimitError
 from melodyrnn.models.checkpoint import save_checkpoint
@@ -632,7 +633,7 @@ def watch_all() -> None:
         ("ngram", valid.ngram("n")),
     ]:
         loaders()[loader](folder)  # imports done, caches warm: the baseline
-    base = _vm_hwm_kib()
+    base = peak_rss_kib()
     with open("/proc/self/statm") as handle:
         mapped = int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     resource.setrlimit(resource.RLIMIT_AS, (mapped + 2**30, resource.RLIM_INFINITY))
@@ -662,7 +663,7 @@ def watch_all() -> None:
         current[0] = None
         ok = isinstance(error, CheckpointError) and not box.marker.exists()
         results[name] = [ok, type(error).__name__, str(error)[:200]]
-    peak = _vm_hwm_kib()
+    peak = peak_rss_kib()
     print(json.dumps({"results": results, "opened": opened, "peak_mb": (peak - base) / 1024}))
     shutil.rmtree(root, ignore_errors=True)
     shutil.rmtree(valid.root, ignore_errors=True)
@@ -683,13 +684,3 @@ def test_no_case_opens_outside_files_or_allocates(tmp_path):
     assert not failed
     assert report["opened"] == []
     assert report["peak_mb"] < PEAK_RSS_MB, report["peak_mb"]
-
-
-def _vm_hwm_kib() -> int:
-    """Peak resident memory of this process in KiB (VmHWM). Unlike ru_maxrss it starts afresh
-    at exec, so a child of a large pytest process does not inherit the parent's peak."""
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import peak_rss_kib
 from mag_helpers import (
     block,
     encode_bundle,
@@ -443,7 +444,7 @@ def watch_all() -> None:
         built[name] = CASES[name].build(mag, root / name)
     load_network(mag / "attention_rnn.mag")
     load_network(mag / "drum_kit_run")  # imports done, caches warm: the baseline
-    base = _vm_hwm_kib()
+    base = peak_rss_kib()
     with open("/proc/self/statm") as handle:
         mapped = int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     resource.setrlimit(resource.RLIMIT_AS, (mapped + 2**30, resource.RLIM_INFINITY))
@@ -451,7 +452,7 @@ def watch_all() -> None:
     for name, path in built.items():
         error = run_case(name, path)
         results[name] = [isinstance(error, CheckpointError), type(error).__name__, str(error)]
-    peak = _vm_hwm_kib()
+    peak = peak_rss_kib()
     print(json.dumps({"results": results, "peak_mb": (peak - base) / 1024}))
     shutil.rmtree(root, ignore_errors=True)
 
@@ -470,13 +471,3 @@ def test_no_case_allocates(tmp_path):
     failed = {name: result for name, result in report["results"].items() if not result[0]}
     assert not failed
     assert report["peak_mb"] < PEAK_RSS_MB, report["peak_mb"]
-
-
-def _vm_hwm_kib() -> int:
-    """Peak resident memory of this process in KiB (VmHWM). Unlike ru_maxrss it starts afresh
-    at exec, so a child of a large pytest process does not inherit the parent's peak."""
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
