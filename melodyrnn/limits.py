@@ -72,7 +72,7 @@ def limit(name: str, override: int | float | None = None) -> int:
         return spec.default
     try:
         value = int(float(text))
-    except ValueError:
+    except (ValueError, OverflowError):  # "lots", "nan", "inf"
         raise LimitError(f"{spec.env}={text!r} is not a number of {spec.unit}") from None
     return _positive(value, spec.env)
 

@@ -180,9 +180,10 @@ def test_limits_are_overridable_by_environment_and_keyword(monkeypatch):
     assert limit("max_audio_seconds", override=10) == 10
     with pytest.raises(LimitError, match="over the limit of 10 "):
         check_limit("max_audio_seconds", 11, "the audio", override=10)
-    monkeypatch.setenv("MELODYRNN_MAX_AUDIO_SECONDS", "lots")
-    with pytest.raises(LimitError, match="MELODYRNN_MAX_AUDIO_SECONDS='lots' is not a number"):
-        limit("max_audio_seconds")
+    for text in ("lots", "nan", "inf"):
+        monkeypatch.setenv("MELODYRNN_MAX_AUDIO_SECONDS", text)
+        with pytest.raises(LimitError, match=f"MELODYRNN_MAX_AUDIO_SECONDS='{text}' is not a"):
+            limit("max_audio_seconds")
 
 
 def test_no_progress_bar_beside_an_error(tmp_path):
