@@ -11,6 +11,7 @@ are imported inside the verbs that need them, so ``inspect`` stays fast.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import warnings
 
@@ -19,6 +20,9 @@ from melodyrnn.cli.verbs import PROG, VERBS, FlagSpellings
 from melodyrnn.errors import MelodyRNNError
 
 ORDER = ("inspect", "encode", "continue", "render", "dataset", "train", "convert", "evaluate")
+
+
+_NEGATIVE_VALUES = re.compile(r"^-\.?\d[\d.,\-]*$")
 
 
 def _describe(exc: BaseException) -> str:
@@ -31,7 +35,14 @@ def _describe(exc: BaseException) -> str:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line too (and still exit status 2)."""
+    """argparse, but a usage error is one line too (and still exit status 2), and a value that
+    starts with a minus sign is a value: ``--transpose -2,0,2`` as well as ``--steps -5``."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # argparse reads "-2,0,2" as an unknown option (only "-2" looks like a number to it);
+        # no flag of ours looks like a negative number, so every such word is a value.
+        self._negative_number_matcher = _NEGATIVE_VALUES
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -67,12 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     except MelodyRNNError as exc:
         print(f"{PROG}: error: {exc.worded(FlagSpellings())}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `melodyrnn encode x.mid | head` (before OSError: it is one)
+        sys.stderr.close()
+        return 0
     except (OSError, MemoryError, RecursionError) as exc:  # the last line of defence
         print(f"{PROG}: error: {_describe(exc)}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # e.g. `melodyrnn encode x.mid | head`
-        sys.stderr.close()
-        return 0
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

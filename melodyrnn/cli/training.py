@@ -14,7 +14,11 @@ def _add_dataset(p: argparse.ArgumentParser) -> None:
     p.add_argument("out", help="the dataset folder to write")
     p.add_argument("--min-note", type=int, default=48, help="lowest pitch of the model (48)")
     p.add_argument("--max-note", type=int, default=84, help="pitch above the highest (84)")
-    p.add_argument("--key", default="0", help="key melodies are moved to, 0-11 (C=0), or none (0)")
+    p.add_argument(
+        "--key",
+        help="key melodies are moved to, 0-11 (C=0), or none to keep their keys "
+        "(0; none when --transpose is given)",
+    )
     p.add_argument(
         "--keep-highest",
         action="store_true",
@@ -38,8 +42,11 @@ def _run_dataset(args) -> int:
     from melodyrnn.training.dataset import build_dataset, format_report, save_dataset
 
     try:
-        key = None if args.key.lower() == "none" else int(args.key)
         transpositions = tuple(int(t) for t in args.transpose.split(","))
+        if args.key is None:  # augmentation only survives if melodies keep their keys
+            key = None if transpositions != (0,) else 0
+        else:
+            key = None if args.key.lower() == "none" else int(args.key)
     except ValueError:
         raise DatasetError("--key takes 0-11 or none; --transpose integers like -2,0,2") from None
     settings = DatasetSettings(
@@ -62,14 +69,22 @@ def _run_dataset(args) -> int:
     ds = build_dataset(args.midi_dir, settings, jobs=args.jobs)
     save_dataset(ds, out, force=args.force)
     print(format_report(ds))
+    if key is None and args.key is None:
+        print("melodies keep their own keys (--key none), so the transpositions are kept too")
     print(f"wrote {out}")
     return 0
 
 
 def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset", help="a dataset folder from `melodyrnn dataset`")
-    p.add_argument("--config", default="basic_rnn", help="model config (basic_rnn)")
-    p.add_argument("--out", required=True, help="run folder (resumes if it holds a run)")
+    p.add_argument(
+        "--config",
+        help="model config, or markov for the n-gram baseline (basic_rnn; when resuming, "
+        "the run's own)",
+    )
+    p.add_argument(
+        "--out", required=True, help="run folder (resumes if it holds a run of this config)"
+    )
     p.add_argument(
         "--hparams",
         help="overrides, e.g. batch_size=64,rnn_layer_sizes=[256,256],learning_rate=0.002",
@@ -84,13 +99,58 @@ def _add_train(p: argparse.ArgumentParser) -> None:
         type=int,
         help="train on pieces of this many steps (more updates per epoch); default: whole melodies",
     )
+    p.add_argument(
+        "--force", action="store_true", help="--config markov: overwrite an existing --out"
+    )
+
+
+def _train_hparams(args) -> dict:
+    """``--hparams`` as a dict, checked against the config now (so a bad value is named as
+    ``--hparams`` before anything is read or written)."""
+    from melodyrnn.errors import ConfigError
+    from melodyrnn.models.configs import CONFIGS, get_config
+    from melodyrnn.training.train import parse_hparams, saved_config_name
+
+    hparams = parse_hparams(args.hparams)
+    name = args.config or saved_config_name(args.out) or "basic_rnn"
+    if name in CONFIGS:
+        try:
+            config = get_config(name, **hparams)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"--hparams: {exc.worded()}; write name=value pairs, e.g. "
+                "batch_size=64,rnn_layer_sizes=[256,256],transpose_to_key=none"
+            ) from None
+    return hparams
+
+
+def _keep_keys(args, hparams: dict, dataset) -> dict:
+    """A dataset built with ``--key none`` (augmentation) trains a melody config without key
+    normalisation unless ``--hparams`` says otherwise."""
+    from melodyrnn.models.configs import CONFIGS
+    from melodyrnn.training.train import saved_config_name
+
+    name = args.config or saved_config_name(args.out) or "basic_rnn"
+    config = CONFIGS.get(name)
+    keeps_keys = dataset.settings.transpose_to_key is None
+    if config is None or not keeps_keys or "transpose_to_key" in hparams:
+        return hparams
+    if config.transpose_to_key is not None:
+        print(
+            f"the dataset keeps each melody's key (built with --key none): training {name} "
+            "without key normalisation (transpose_to_key=none)"
+        )
+    return {**hparams, "transpose_to_key": None}
 
 
 @verb("train", _add_train, "train a model on a dataset (resumable)")
 def _run_train(args) -> int:
     from melodyrnn.files import prepare_output_dir
-    from melodyrnn.training.train import Trainer, TrainOptions, parse_hparams
+    from melodyrnn.training.dataset import load_dataset
+    from melodyrnn.training.train import Trainer, TrainOptions
 
+    if args.config == "markov":
+        return _train_markov(args)
     options = TrainOptions(
         epochs=args.epochs,
         eval_every=args.eval_every,
@@ -99,8 +159,11 @@ def _run_train(args) -> int:
         max_minutes=args.max_minutes,
         chunk_steps=args.chunk_steps,
     )
+    hparams = _train_hparams(args)
     prepare_output_dir(args.out, "run folder", create=False)
-    trainer = Trainer(args.dataset, args.out, args.config, parse_hparams(args.hparams), options)
+    dataset = load_dataset(args.dataset)
+    hparams = _keep_keys(args, hparams, dataset)
+    trainer = Trainer(dataset, args.out, args.config, hparams, options)
     if trainer.step:
         print(f"resuming {args.out} at step {trainer.step}")
     metrics = trainer.train()
@@ -110,6 +173,29 @@ def _run_train(args) -> int:
             f"accuracy {metrics['accuracy']:.3f}"
         )
     print(f"best checkpoint: {trainer.run_dir / 'best'}")
+    return 0
+
+
+def _train_markov(args) -> int:
+    """``train DATASET --config markov --out DIR``: the n-gram baseline, its order chosen on the
+    dataset's eval split, saved as a folder ``--model markov:DIR`` (or ``DIR``) loads."""
+    from pathlib import Path
+
+    from melodyrnn.errors import ConfigError
+    from melodyrnn.files import prepare_output_dir
+    from melodyrnn.training.ngram import train_ngram_model
+
+    if args.hparams:
+        raise ConfigError("--config markov takes no --hparams (its order is chosen on the data)")
+    out = Path(args.out)
+    if (out.exists() or out.is_symlink()) and not args.force:
+        raise ConfigError(f"{out} exists; use --force to overwrite it, or another --out")
+    prepare_output_dir(out.parent, "folder of --out", create=False)
+    model, table = train_ngram_model(args.dataset)
+    for row in table:
+        print(f"order {row['order']:2d}: eval loss {row['loss']:.4f} nats/step")
+    model.save(out, force=args.force)
+    print(f"n-gram of order {model.network.order}: wrote {out} (use --model markov:{out})")
     return 0
 
 

@@ -222,12 +222,16 @@ def continuation_report(models, data, baseline="markov", **options) -> dict:
     baseline (as :func:`~melodyrnn.training.evaluate.evaluate_models` takes them) on ``data``'s
     held-out melodies; ``options`` go to :func:`evaluate_continuations`."""
     from melodyrnn.generation.music_rnn import load_model
-    from melodyrnn.training.evaluate import baseline_model, load_eval_melodies
+    from melodyrnn.training.evaluate import baseline_model, load_eval_melodies, model_column_name
 
-    columns = [(str(spec) if spec else "default", load_model(spec)) for spec in models]
+    taken: set = set()
+    columns = []
+    for spec in models:
+        model = load_model(spec)
+        columns.append((model_column_name(spec, model, taken), model))
     ngram, _ = baseline_model(baseline, data, range(1, 12))
     if ngram is not None:
-        columns.append(("n-gram", ngram))
+        columns.append(("n-gram" if "n-gram" not in taken else "n-gram baseline", ngram))
     melodies = load_eval_melodies(data, columns[0][1])
     return evaluate_continuations(columns, melodies, **options)
 

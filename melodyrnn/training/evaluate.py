@@ -391,14 +391,25 @@ def generate_for_eval(
 # --- several models ---------------------------------------------------------------------------
 
 
-def _model_name(spec, model, taken: set) -> str:
+# Folder names that say nothing about the model in them: a run's best checkpoint, ...
+_GENERIC_FOLDERS = {"best", "state", "model", "checkpoint", "checkpoints", "train", "run", "."}
+
+
+def model_column_name(spec, model, taken: set) -> str:
+    """The column a model gets in a report: the shipped model's name, a folder by the last part
+    of its path that names it (``runs/folk/best`` is ``folk/best``), ``markov:`` kept; else its
+    config's name. Repeats get `` (2)``, `` (3)``, ...; ``taken`` collects the names."""
     if spec is None:  # the shipped default model
         from melodyrnn.models.registry import DEFAULT_MODEL
 
         name = DEFAULT_MODEL
     elif isinstance(spec, str | os.PathLike):
         text = str(spec)
-        name = "n-gram" if text.startswith("markov:") else Path(text).name or text
+        prefix = "markov:" if text.startswith("markov:") else ""
+        path = Path(text[len(prefix) :])
+        parts = [p for p in path.parts if p not in ("/", "")]
+        name = "/".join(parts[-2:]) if len(parts) > 1 and path.name in _GENERIC_FOLDERS else ""
+        name = prefix + (name or path.name or text)
     else:
         name = getattr(model.config, "name", type(model).__name__)
     base, k = name, 2
@@ -406,6 +417,19 @@ def _model_name(spec, model, taken: set) -> str:
         name, k = f"{base} ({k})", k + 1
     taken.add(name)
     return name
+
+
+def _model_description(model, spec) -> dict:
+    """What a report's column is: the model as given (path or name) and its config."""
+    from melodyrnn.models.registry import DEFAULT_MODEL
+
+    if spec == "markov":
+        given = "fitted on the train split"
+    elif spec is None or not isinstance(spec, str | os.PathLike):
+        given = DEFAULT_MODEL if spec is None else type(spec).__name__
+    else:
+        given = str(spec)
+    return {"model": given, "config": getattr(model.config, "name", type(model).__name__)}
 
 
 def baseline_model(baseline, data, orders):
@@ -463,7 +487,7 @@ def evaluate_models(
     columns = []
     for spec in specs:
         model = load_model(spec)
-        columns.append((_model_name(spec, model, taken), model))
+        columns.append((model_column_name(spec, model, taken), model))
     ngram, table = baseline_model(baseline, data, orders)
     if ngram is not None:
         columns.append(("n-gram" if "n-gram" not in taken else "n-gram baseline", ngram))
@@ -482,6 +506,8 @@ def evaluate_models(
     reference = reference_continuations(reference_melodies, **options)
     result: dict = {
         "data": str(getattr(data, "info", {}).get("source", data)),
+        "models": {name: _model_description(model, spec) for (name, model), spec in
+                   zip(columns, [*specs, baseline])},  # fmt: skip
         "eval_melodies": len(reference_melodies),
         "likelihood": {},
         "musical": {"data": musical_metrics(reference)},
@@ -519,8 +545,10 @@ def format_evaluation(result: dict) -> str:
     lines = [
         f"next-event prediction on {result['eval_melodies']} evaluation melodies of "
         f"{result['data']} (teacher forced):",
-        format_table(result["likelihood"]),
     ]
+    for name, about in result.get("models", {}).items():
+        lines.append(f"  {name}: {about['model']} (config {about['config']})")
+    lines.append(format_table(result["likelihood"]))
     steps = {m.get("steps") for m in result["likelihood"].values()}
     if len(steps) > 1:
         lines.append("warning: the models scored different steps (different ranges or keys)")

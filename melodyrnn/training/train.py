@@ -216,6 +216,9 @@ def parse_hparams(text: str | None) -> dict:
             raise ConfigError(f"bad hparam {part!r}; write name=value, e.g. batch_size=64")
         key, value = (s.strip() for s in part.split("=", 1))
         check_limit("max_json_depth", json_depth(value.encode()), f"the value of hparam {key}")
+        if value in ("None", "none", "null"):  # Python's, the CLI's and JSON's spelling
+            out[key] = None
+            continue
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -240,25 +243,77 @@ def _check_dataset(config: ModelConfig, ds: MelodyDataset) -> None:
             "(pick a melody config such as basic_rnn)"
         )
     s = ds.settings
-    want = (config.min_note, config.max_note, config.transpose_to_key)
-    have = (s.min_note, s.max_note, s.transpose_to_key)
-    if want != have:
+    if (config.min_note, config.max_note) != (s.min_note, s.max_note):
         raise DatasetError(
-            f"the dataset was built for notes {have[0]}..{have[1]} in key {have[2]}, but config "
-            f"{config.name} needs {want[0]}..{want[1]} in key {want[2]}; rebuild the dataset "
-            "with matching {min_note}/{max_note}/{transpose_to_key}",
-            parameters=("min_note", "max_note", "transpose_to_key"),
+            f"the dataset was built for notes {s.min_note}..{s.max_note}, but config "
+            f"{config.name} needs {config.min_note}..{config.max_note}; rebuild the dataset "
+            "with matching {min_note}/{max_note}",
+            parameters=("min_note", "max_note"),
+        )
+    if config.transpose_to_key != s.transpose_to_key:
+        raise DatasetError(
+            f"the dataset's melodies {_keys(s.transpose_to_key)}, but config {config.name} "
+            f"expects melodies that {_keys(config.transpose_to_key)}; rebuild the dataset with "
+            f"{{transpose_to_key}} {_key_value(config.transpose_to_key)}, or train with "
+            f"transpose_to_key={_key_value(s.transpose_to_key)} in {{hparams}}",
+            parameters=("transpose_to_key", "hparams"),
         )
 
 
+def _keys(key: int | None) -> str:
+    return "keep their own keys" if key is None else f"are moved to key {key}"
+
+
+def _key_value(key: int | None) -> str:
+    return "none" if key is None else str(key)
+
+
+def check_resumable(run_dir: Path, saved: ModelConfig, requested: ModelConfig) -> None:
+    """ConfigError unless ``requested`` is the config of the run saved in ``run_dir``:
+    resuming must never train another model than the one asked for."""
+    have, want = saved.to_dict(), requested.to_dict()
+    if have == want:
+        return
+    if have["name"] != want["name"]:
+        raise ConfigError(
+            f"{run_dir} holds a run of config {have['name']}, not {want['name']}; resume it "
+            f"with {{config}} {have['name']}, or train {want['name']} into another {{out}}",
+            parameters=("config", "out"),
+        )
+    changed = ", ".join(
+        f"{k}={json.dumps(have.get(k))} (asked: {json.dumps(want.get(k))})"
+        for k in sorted(set(have) | set(want))
+        if have.get(k) != want.get(k)
+    )
+    raise ConfigError(
+        f"{run_dir} holds a run of {have['name']} with {changed}; resume it with the same "
+        "{hparams}, or train into another {out}",
+        parameters=("hparams", "out"),
+    )
+
+
+def saved_config_name(run_dir: str | os.PathLike) -> str | None:
+    """The config name of the run saved in ``run_dir`` (None when it holds no run)."""
+    saved = Path(run_dir) / STATE_DIR / "config.json"
+    try:
+        return str(json.loads(saved.read_text())["config"]["name"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 class Trainer:
-    """One training run in ``run_dir``; construct, then call :meth:`train`."""
+    """One training run in ``run_dir``; construct, then call :meth:`train`.
+
+    ``config`` (a name or a :class:`ModelConfig`, with ``hparams`` overrides) is the model to
+    train; None means basic_rnn for a new run and the run's own config when ``run_dir`` holds
+    one. A run is resumed only with its own config: another is a ConfigError.
+    """
 
     def __init__(
         self,
         dataset: str | os.PathLike | MelodyDataset,
         run_dir: str | os.PathLike,
-        config: str | ModelConfig = "basic_rnn",
+        config: str | ModelConfig | None = None,
         hparams: dict | None = None,
         options: TrainOptions | None = None,
     ):
@@ -266,11 +321,17 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.ds = dataset if isinstance(dataset, MelodyDataset) else load_dataset(dataset)
         saved = self.run_dir / STATE_DIR / "config.json"
-        if saved.exists():  # resuming: the run's own config wins
-            self.config = ModelConfig.from_dict(json.loads(saved.read_text())["config"])
+        saved_config = None
+        if saved.exists():  # resuming: only the run's own config (or none given) is accepted
+            saved_config = ModelConfig.from_dict(json.loads(saved.read_text())["config"])
+        if config is None:
+            base = saved_config or get_config("basic_rnn")
         else:
             base = get_config(config) if isinstance(config, str) else config
-            self.config = base.replace(**(hparams or {})) if hparams else base
+        self.config = base.replace(**hparams) if hparams else base
+        if saved_config is not None:
+            check_resumable(self.run_dir, saved_config, self.config)
+            self.config = saved_config
         _check_dataset(self.config, self.ds)
         self.encoder = make_encoder(self.config.encoder)
         self.no_event = no_event_of(self.config)
