@@ -115,7 +115,7 @@ def _train_hparams(args) -> dict:
     name = args.config or saved_config_name(args.out) or "basic_rnn"
     if name in CONFIGS:
         try:
-            config = get_config(name, **hparams)
+            get_config(name, **hparams)
         except ConfigError as exc:
             raise ConfigError(
                 f"--hparams: {exc.worded()}; write name=value pairs, e.g. "

@@ -506,8 +506,10 @@ def evaluate_models(
     reference = reference_continuations(reference_melodies, **options)
     result: dict = {
         "data": str(getattr(data, "info", {}).get("source", data)),
-        "models": {name: _model_description(model, spec) for (name, model), spec in
-                   zip(columns, [*specs, baseline])},  # fmt: skip
+        "models": {
+            name: _model_description(model, spec)
+            for (name, model), spec in zip(columns, [*specs, baseline])
+        },
         "eval_melodies": len(reference_melodies),
         "likelihood": {},
         "musical": {"data": musical_metrics(reference)},
