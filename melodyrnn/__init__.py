@@ -18,6 +18,9 @@ from melodyrnn.sequence import NoteSequence, quantize_note_sequence
 __version__ = "0.1.0"
 
 _LAZY = {
+    "concatenate": "joining",
+    "from_magenta_js_json": "io.magenta_js_json",
+    "to_magenta_js_json": "io.magenta_js_json",
     "midi_to_sequence": "io.midi",
     "sequence_to_midi_file": "io.midi",
     "sequence_to_pretty_midi": "io.midi",

@@ -92,6 +92,10 @@ class NegativeTimeError(QuantizationError):
     """A note or event lies at a negative time."""
 
 
+class SequenceFieldError(MelodyRNNError, TypeError):
+    """A NoteSequence item given as a dict has a key that is no field of it."""
+
+
 class QuantizationStatusError(MelodyRNNError):
     """A sequence is quantized where an unquantized one is needed, or the reverse."""
 

@@ -30,6 +30,7 @@ from melodyrnn.errors import (
     QuantizationError,
     QuantizationStatusError,
 )
+from melodyrnn.fields import item_from_dict
 from melodyrnn.limits import check_limit
 
 DEFAULT_QPM = 120.0
@@ -147,7 +148,11 @@ ITEM_TYPES: dict[str, type] = {
 
 @dataclass(slots=True)
 class NoteSequence:
-    """A score: notes plus the tempo map, meter, keys and controller data around them."""
+    """A score: notes plus the tempo map, meter, keys and controller data around them.
+
+    Items may be given as dicts (``NoteSequence(notes=[{"pitch": 60, "startTime": 0.0,
+    "endTime": 0.5}])``, snake_case or camelCase keys); they become the item dataclasses.
+    """
 
     notes: list[Note] = field(default_factory=list)
     tempos: list[Tempo] = field(default_factory=list)
@@ -163,6 +168,15 @@ class NoteSequence:
     quantization_info: QuantizationInfo | None = None
     id: str = ""
     filename: str = ""
+
+    def __post_init__(self) -> None:
+        for name, item_type in ITEM_TYPES.items():
+            items = getattr(self, name)
+            if any(isinstance(item, dict) for item in items):
+                setattr(self, name, [item_from_dict(item_type, x) if isinstance(x, dict) else x
+                                     for x in items])  # fmt: skip
+        if isinstance(self.quantization_info, dict):
+            self.quantization_info = item_from_dict(QuantizationInfo, self.quantization_info)
 
     # -- basics ---------------------------------------------------------------
 

@@ -23,11 +23,12 @@ LAYERS = [
     (
         "melodyrnn.constants",
         "melodyrnn.errors",
+        "melodyrnn.fields",
         "melodyrnn.files",
         "melodyrnn.limits",
         "melodyrnn.scales",
     ),
-    ("melodyrnn.sequence",),
+    ("melodyrnn.sequence", "melodyrnn.joining"),
     ("melodyrnn.io",),
     ("melodyrnn.events",),
     ("melodyrnn.encoding",),

@@ -3,7 +3,8 @@
 The same fields as note-seq's protobuf, in camelCase (``startTime``, ``quantizationInfo``, ...);
 the quantized steps of notes and events appear only in a quantized sequence.
 :func:`to_magenta_js_json` writes fields with default values explicitly;
-:func:`from_magenta_js_json` gives a missing field its protobuf default. note-seq's own
+:func:`from_magenta_js_json` gives a missing field its protobuf default (but a missing velocity
+is magenta.js's 80). note-seq's own
 protobuf is converted in :mod:`melodyrnn.io.note_seq_proto`.
 """
 
@@ -11,15 +12,18 @@ from __future__ import annotations
 
 import dataclasses
 
+from melodyrnn.fields import camel_case, item_from_dict
 from melodyrnn.sequence import ITEM_TYPES, STANDARD_PPQ, Note, NoteSequence, QuantizationInfo
+
+# The velocity magenta.js's MIDI writer gives a note without one (its core constants'
+# DEFAULT_VELOCITY); a protobuf default of 0 would make a silent file (magenta-js#448).
+MAGENTA_JS_DEFAULT_VELOCITY = 80
 
 # Fields of each item magenta.js writes only when the sequence is quantized.
 _QUANTIZED_ITEM_FIELDS = {"quantized_start_step", "quantized_end_step", "quantized_step"}
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+_camel = camel_case
 
 
 def to_magenta_js_json(ns: NoteSequence) -> dict:
@@ -52,17 +56,21 @@ def to_magenta_js_json(ns: NoteSequence) -> dict:
 
 
 def from_magenta_js_json(obj: dict) -> NoteSequence:
-    """Parse magenta.js's JSON; missing fields take protobuf defaults (velocity 0 included)."""
+    """Parse magenta.js's JSON (camelCase keys; snake_case ones are read too, keys that are no
+    field are ignored). Missing fields take protobuf defaults, but a note without a velocity
+    gets :data:`MAGENTA_JS_DEFAULT_VELOCITY`, as magenta.js plays and writes it: its
+    tutorials' sequences (``TWINKLE_TWINKLE``) have none, and velocity 0 would be silent."""
     ns = NoteSequence()
     for name, item_type in ITEM_TYPES.items():
-        camel_to_field = {_camel(f.name): f.name for f in dataclasses.fields(item_type)}
         items = []
         for raw in obj.get(_camel(name), []) or []:
-            kwargs = {camel_to_field[k]: v for k, v in raw.items() if k in camel_to_field}
+            item = item_from_dict(item_type, raw, strict=False)
             if item_type is Note:
-                kwargs.setdefault("velocity", 0)
-                kwargs.setdefault("pitch", 0)
-            items.append(item_type(**kwargs))
+                if raw.get("velocity") is None:
+                    item.velocity = MAGENTA_JS_DEFAULT_VELOCITY
+                if raw.get("pitch") is None:
+                    item.pitch = 0
+            items.append(item)
         setattr(ns, name, items)
     ns.ticks_per_quarter = int(obj.get("ticksPerQuarter", STANDARD_PPQ) or STANDARD_PPQ)
     ns.total_time = float(obj.get("totalTime", 0.0) or 0.0)
