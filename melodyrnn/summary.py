@@ -93,6 +93,30 @@ def estimated_key(ns: NoteSequence) -> dict | None:
     }
 
 
+# Up to this many tempos are listed one by one; a longer map is summarised on one line.
+LISTED_TEMPOS = 6
+
+
+def _qpm(qpm: float) -> str:
+    return f"{round(qpm, 2):g}"
+
+
+def format_tempos(tempos: list[dict]) -> str:
+    """The tempo map in one line: each tempo (to 0.01 qpm) for a short map; for a long one
+    (a performance's tempo drift) the count, the range of tempos and times, and the ends."""
+    if not tempos:
+        return "none (120 qpm assumed)"
+    if len(tempos) <= LISTED_TEMPOS:
+        return ", ".join(f"{_qpm(t['qpm'])} qpm at {t['time']:.2f} s" for t in tempos)
+    qpms = [t["qpm"] for t in tempos]
+    first, last = tempos[0], tempos[-1]
+    return (
+        f"{len(tempos)} tempos, {_qpm(min(qpms))}-{_qpm(max(qpms))} qpm, "
+        f"{first['time']:.2f}-{last['time']:.2f} s (first {_qpm(first['qpm'])} qpm, last "
+        f"{_qpm(last['qpm'])} qpm; --json lists them all)"
+    )
+
+
 def format_summary(summary: dict) -> str:
     """The summary as aligned text for a terminal."""
     lines = [
@@ -100,8 +124,7 @@ def format_summary(summary: dict) -> str:
         f"duration:  {summary['duration_seconds']:.2f} s, {summary['notes']} notes, "
         f"{summary['ticks_per_quarter']} ticks per quarter",
     ]
-    tempos = ", ".join(f"{t['qpm']:g} qpm at {t['time']:.2f} s" for t in summary["tempos"])
-    lines.append(f"tempos:    {tempos or 'none (120 qpm assumed)'}")
+    lines.append(f"tempos:    {format_tempos(summary['tempos'])}")
     sigs = ", ".join(
         f"{t['numerator']}/{t['denominator']} at {t['time']:.2f} s"
         for t in summary["time_signatures"]

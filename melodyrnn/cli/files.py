@@ -101,6 +101,10 @@ def _run_render(args) -> int:
 
     if not (args.png or args.wav):
         raise RenderError("say what to render: --png, --wav or both")
+    if args.soundfont is not None:  # before anything is drawn or written
+        from melodyrnn.render.audio import find_soundfont
+
+        find_soundfont(args.soundfont)
     if args.output_dir:
         from melodyrnn.files import prepare_output_dir
 

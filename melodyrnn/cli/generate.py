@@ -72,6 +72,11 @@ def _sampling_options(args):
 
     if args.scale and not args.key:
         raise GenerationError("--scale needs --key (the tonic), e.g. --key A --scale minor")
+    if args.temperature == 0 and args.num_outputs > 1:  # argmax (beam search too) is one answer
+        raise GenerationError(
+            f"--temperature 0 picks the most likely event every step, so the {args.num_outputs} "
+            "outputs would be identical; use --num-outputs 1, or a --temperature > 0 for variations"
+        )
     return SamplingOptions(
         temperature=args.temperature,
         seed=args.seed,

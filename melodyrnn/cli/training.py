@@ -213,7 +213,10 @@ def _run_convert(args) -> int:
 
     rnn = MusicRNN.from_pretrained(args.src)
     rnn.save(args.dst, force=args.force)
-    print(f"wrote {args.dst}: {rnn!r}, encoder {rnn.config.encoder['type']}")
+    print(
+        f"wrote {args.dst}: config {rnn.config.name} ({rnn.kind}), "
+        f"encoder {rnn.config.encoder['type']}"
+    )
     return 0
 
 

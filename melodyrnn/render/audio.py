@@ -49,6 +49,17 @@ def find_soundfont(soundfont: str | os.PathLike | None = None) -> Path | None:
         path = Path(soundfont)
         if not path.is_file():
             raise RenderError(f"soundfont '{path}' does not exist")
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(12)
+        except OSError as exc:
+            raise RenderError(f"soundfont '{path}' cannot be read: {exc.strerror}") from None
+        if head[:4] != b"RIFF" or head[8:12] != b"sfbk":  # every SoundFont 2 (and .sf3) file
+            raise RenderError(
+                f"'{path}' is not a soundfont (no RIFF sfbk header); give a General MIDI .sf2 "
+                "file as {soundfont}, or leave it out to use the bundled one",
+                parameters=("soundfont",),
+            )
         return path
     try:
         import pretty_midi

@@ -419,6 +419,15 @@ def load_dataset(path: str | os.PathLike) -> MelodyDataset:
     )
 
 
+def _reason(error: str, path: str) -> str:
+    """``error`` without the file's path in front (the report names the file itself)."""
+    for named in (path + "': ", path + ": "):  # "cannot read MIDI file '.../x.mid': why"
+        at = error.find(named)
+        if at >= 0 and ": " not in error[:at]:
+            return error[at + len(named) :]
+    return error
+
+
 def format_report(ds: MelodyDataset) -> str:
     """The stats report printed by ``melodyrnn dataset``."""
     info = ds.info
@@ -426,8 +435,9 @@ def format_report(ds: MelodyDataset) -> str:
         f"files read: {info.get('files_read', '?')}, failed: {info.get('files_failed', '?')}, "
         f"without melodies: {info.get('files_without_melodies', '?')}",
     ]
-    for reason, n in list(info.get("files_failed_by_reason", {}).items())[:8]:
-        lines.append(f"  failed ({n}): {reason}")
+    for entry in info.get("files", []):  # every failed file, by name, with its reason
+        if entry.get("error"):
+            lines.append(f"  failed: {entry['path']}: {_reason(entry['error'], entry['path'])}")
     lines.append(
         f"near-duplicates: {info.get('near_duplicate_files', 0)} files in "
         f"{info.get('near_duplicate_groups', 0)} groups (kept on one side of the split)"
