@@ -7,6 +7,7 @@ JSON reader (:mod:`melodyrnn.io.magenta_js_json`) both build their items here.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from melodyrnn.errors import SequenceFieldError
 
@@ -17,6 +18,7 @@ def camel_case(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+@functools.cache
 def field_spellings(cls: type) -> dict[str, str]:
     """Both spellings of every field of the dataclass ``cls`` -> the field's name."""
     names = {}
@@ -29,7 +31,7 @@ def item_from_dict(cls: type, raw: dict, strict: bool = True):
     """An instance of the dataclass ``cls`` from ``raw``, in either spelling; missing fields
     take their defaults. A key that is no field is a SequenceFieldError (a TypeError), or is
     ignored when not ``strict``."""
-    names = field_spellings(cls)
+    names = field_spellings(cls)  # cached: do not change it
     unknown = [key for key in raw if key not in names]
     if unknown and strict:
         fields = ", ".join(f.name for f in dataclasses.fields(cls))

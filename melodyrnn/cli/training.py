@@ -117,10 +117,7 @@ def _train_hparams(args) -> dict:
         try:
             get_config(name, **hparams)
         except ConfigError as exc:
-            raise ConfigError(
-                f"--hparams: {exc.worded()}; write name=value pairs, e.g. "
-                "batch_size=64,rnn_layer_sizes=[256,256],transpose_to_key=none"
-            ) from None
+            raise ConfigError(f"--hparams: {exc.worded()}") from None
     return hparams
 
 
@@ -270,6 +267,7 @@ def _run_evaluate(args) -> int:
         steps=args.steps,
         temperature=args.temperature or None,
         seed=args.seed,
+        describe_models=not args.json,  # the JSON stays as it was (recorded hashes)
     )
     if args.json:
         print_json(result)

@@ -466,6 +466,7 @@ def evaluate_models(
     temperature: float | None = 1.0,
     seed: int = 0,
     orders=range(1, 12),
+    describe_models: bool = False,
 ) -> dict:
     """Likelihood and musical metrics of each model and of the n-gram baseline on ``data``.
 
@@ -475,7 +476,9 @@ def evaluate_models(
     eval split), ``"markov:PATH"``/a loaded n-gram :class:`MusicRNN`, or None.
     Returns ``{"likelihood": {name: metrics}, "musical": {"data"|name: means},
     "overlap": {name: {feature: area}}, "baseline": ..., "settings": ...}``; the baseline's
-    column is ``"n-gram"``. :func:`format_evaluation` prints it.
+    column is ``"n-gram"``. ``describe_models`` adds ``"models": {name: {"model", "config"}}``
+    (the path or name each column was given, and its config), which :func:`format_evaluation`
+    lists above the table. :func:`format_evaluation` prints it.
     """
     from melodyrnn.generation.music_rnn import load_model
 
@@ -506,16 +509,17 @@ def evaluate_models(
     reference = reference_continuations(reference_melodies, **options)
     result: dict = {
         "data": str(getattr(data, "info", {}).get("source", data)),
-        "models": {
-            name: _model_description(model, spec)
-            for (name, model), spec in zip(columns, [*specs, baseline])
-        },
         "eval_melodies": len(reference_melodies),
         "likelihood": {},
         "musical": {"data": musical_metrics(reference)},
         "overlap": {},
         "settings": {**options, "temperature": temperature},
     }
+    if describe_models:
+        result["models"] = {
+            name: _model_description(model, spec)
+            for (name, model), spec in zip(columns, [*specs, baseline])
+        }
     for name, model in columns:
         melodies = melodies_for(model)
         result["likelihood"][name] = evaluate_likelihood(model, melodies)

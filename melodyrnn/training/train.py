@@ -272,6 +272,7 @@ def check_resumable(run_dir: Path, saved: ModelConfig, requested: ModelConfig) -
     """ConfigError unless ``requested`` is the config of the run saved in ``run_dir``:
     resuming must never train another model than the one asked for."""
     have, want = saved.to_dict(), requested.to_dict()
+    have.pop("description", None), want.pop("description", None)  # words, not the model
     if have == want:
         return
     if have["name"] != want["name"]:
