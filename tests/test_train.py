@@ -128,6 +128,8 @@ def test_parse_hparams():
     }
     assert parse_hparams("a=[1,[2,3]],b=true") == {"a": [1, [2, 3]], "b": True}
     assert parse_hparams("") == {} and parse_hparams(None) == {}
+    for none in ("None", "none", "null"):
+        assert parse_hparams(f"transpose_to_key={none}") == {"transpose_to_key": None}
     with pytest.raises(ConfigError, match="name=value"):
         parse_hparams("batch_size")
     config = get_config("basic_rnn", **parse_hparams("rnn_layer_sizes=[16,16],batch_size=8"))
@@ -189,3 +191,14 @@ def test_a_run_without_eval_melodies_still_writes_a_checkpoint(tmp_path):
     trainer.train()
     rnn = MusicRNN.from_pretrained(tmp_path / "run" / "best")
     assert rnn.metadata["step"] == 3
+
+
+def test_a_run_is_resumed_only_with_its_own_config(tmp_path):
+    ds = make_dataset()
+    Trainer(ds, tmp_path / "run", TINY, options=options(max_steps=2)).train()
+    assert Trainer(ds, tmp_path / "run", options=options()).step == 2  # None: the run's own
+    assert Trainer(ds, tmp_path / "run", TINY, options=options()).step == 2
+    with pytest.raises(ConfigError, match="holds a run of config basic_rnn, not lookback_rnn"):
+        Trainer(ds, tmp_path / "run", "lookback_rnn", options=options())
+    with pytest.raises(ConfigError, match=r"batch_size=4 \(asked: 8\)"):
+        Trainer(ds, tmp_path / "run", TINY, {"batch_size": 8}, options())
