@@ -194,7 +194,8 @@ class CallAndResponse:
 
     def poll(self, now: float, horizon: float = 0.0) -> list[Scheduled]:
         """Advance to ``now``: end calls, ask for answers, and hand out the messages due before
-        ``now + horizon`` (in time order; none is earlier than ``now``)."""
+        ``now + horizon``, in time order, each with its own time (one that fell due since the
+        last poll has a time before ``now``: send it at once)."""
         if self.phrase is not None:
             ended = self.phrase.end_time(now)
             if ended is not None:
@@ -230,7 +231,6 @@ class CallAndResponse:
         due = []
         while self._plan and self._plan[0][0] <= now + horizon:
             due.append(heapq.heappop(self._plan)[3])
-        due = [d if d.time >= now else Scheduled(now, d.message, d.role) for d in due]
         self._track(due)
         return due
 
