@@ -392,3 +392,13 @@ def test_answer_events_never_leave_midi(model):
     notes, _ = notes_of(run(jam, 0.0, 6.0, phrase([120, 124, 127], start=0.0)))
     assert notes and all(0 <= p <= 127 for _, p, _ in notes)
     assert np.all(np.diff([s for s, _, _ in notes]) >= 0)
+
+
+def test_a_call_played_a_little_early_starts_on_the_bar_line_it_anticipates():
+    grid = BeatGrid(0.0, 120.0)
+    early = Phrase(grid, PhraseRules(), start=3.99)  # 10 ms before bar 2
+    late = Phrase(grid, PhraseRules(), start=3.9)  # a 16th before: still bar 1
+    assert early.start_bar == 2 and late.start_bar == 1
+    notes = (PlayedNote(62, 90, 3.99, 4.4), PlayedNote(64, 90, 4.5, 4.9))
+    request = AnswerRequest(1, notes, grid, 2, 4, 1, SamplingOptions())
+    assert [n.start_time for n in request.primer_sequence().notes] == [0.0, pytest.approx(0.5)]

@@ -103,6 +103,7 @@ def _add_jam(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log", help="session log MIDI file (default: jam-DATE-TIME.mid)")
     p.add_argument("--force", action="store_true", help="overwrite the log if it exists")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--stats", help="also write the session's timing as JSON to this file")
 
 
 def _channel(value: int | None, name: str) -> int | None:
@@ -208,9 +209,32 @@ def _run_jam(args) -> int:
         f"{f', {late} late' if late else ''}; wrote {report.log}",
         flush=True,
     )
+    if args.stats:
+        _write_stats(args.stats, report, took, options)
     if report.error is not None:
         raise report.error
     return 0
+
+
+def _write_stats(path, report, took: float, options) -> None:
+    """The report as JSON: every answer's timing and the scheduler's lateness (seconds)."""
+    import json
+
+    from melodyrnn.files import write_bytes_atomically
+
+    data = {
+        "qpm": options.qpm,
+        "lead": options.rules.lead,
+        "warmup_generate_seconds": took,
+        "calls": report.calls,
+        "ended": report.ended,
+        "answers": report.answers,
+        "lateness": {
+            role: [late for r, late in report.lateness if r == role]
+            for role in sorted({r for r, _ in report.lateness})
+        },
+    }
+    write_bytes_atomically(path, json.dumps(data, indent=1).encode())
 
 
 __all__ = ["jam_options", "measure_lead"]

@@ -21,7 +21,7 @@ import numpy as np
 from melodyrnn.errors import LiveError
 from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.generation.primer import continuation_notes, continue_primer, prepare_primer
-from melodyrnn.live.phrase import BeatGrid, PlayedNote
+from melodyrnn.live.phrase import EARLY, BeatGrid, PlayedNote
 from melodyrnn.sequence import Note, NoteSequence, Tempo, TimeSignature
 
 __all__ = ["Answer", "AnswerRequest", "check_model"]
@@ -95,14 +95,15 @@ class AnswerRequest:
         seq = NoteSequence(ticks_per_quarter=480)
         seq.tempos = [Tempo(0.0, self.grid.qpm)]
         seq.time_signatures = [TimeSignature(0.0, self.grid.beats_per_bar, 4)]
+        early = EARLY * self.grid.beat_seconds  # a note a little early is on the bar line
         for n in self.notes:
-            if n.start < origin - 1e-9:
+            if n.start < origin - early:
                 continue
             seq.notes.append(
                 Note(
                     pitch=n.pitch,
                     velocity=n.velocity,
-                    start_time=n.start - origin,
+                    start_time=max(0.0, n.start - origin),
                     end_time=max(n.end, n.start + 1e-3) - origin,
                 )
             )

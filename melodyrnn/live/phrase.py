@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 
 from melodyrnn.errors import LiveError
 
-__all__ = ["BeatGrid", "ClockTempo", "Phrase", "PhraseRules", "PlayedNote"]
+__all__ = ["EARLY", "BeatGrid", "ClockTempo", "Phrase", "PhraseRules", "PlayedNote"]
 
 EPSILON = 1e-6  # seconds: a bar line "at" a time within this is that time
 CLOCKS_PER_QUARTER = 24  # MIDI beat clock
+EARLY = 0.125  # beats: a note this early (a 32nd) counts as played on the beat after it
 
 
 @dataclass
@@ -171,7 +172,8 @@ class Phrase:
 
     @property
     def start_bar(self) -> int:
-        return self.grid.bar_at(self.start)
+        """The bar of the first note; one played up to a 32nd early is on the next bar line."""
+        return self.grid.bar_at(self.start + EARLY * self.grid.beat_seconds)
 
     @property
     def held(self) -> list[PlayedNote]:
