@@ -83,7 +83,7 @@ class JamSession:
         self.log_path = log_path
         self.system = system
         self.watch = watch
-        self.say = say
+        self.say = say or (lambda line: None)
         self.queue: queue.Queue = queue.Queue(maxsize=limit("max_jam_queue"))
         self.flooded = threading.Event()
         self.stopping = threading.Event()
