@@ -402,3 +402,30 @@ def test_a_call_played_a_little_early_starts_on_the_bar_line_it_anticipates():
     notes = (PlayedNote(62, 90, 3.99, 4.4), PlayedNote(64, 90, 4.5, 4.9))
     request = AnswerRequest(1, notes, grid, 2, 4, 1, SamplingOptions())
     assert [n.start_time for n in request.primer_sequence().notes] == [0.0, pytest.approx(0.5)]
+
+
+def test_the_answer_sets_its_program_before_its_first_note(model):
+    jam = CallAndResponse(model, JamOptions(bars=1, program=73, channel=4))
+    out = run(jam, 0.0, 6.0, phrase([60, 62, 64, 65], start=0.0))
+    answer = [i for i in out if i.role == "answer"]
+    assert answer[0].message.type == "program_change" and answer[0].message.program == 73
+    assert answer[0].time == 4.0 and {i.message.channel for i in answer} == {4}
+
+
+def test_no_running_midi_system_is_one_line_saying_how_to_start_one():
+    pytest.importorskip("rtmidi")
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root), JACK_DEFAULT_SERVER="melodyrnn-no-such-server")
+    env["JACK_NO_START_SERVER"] = "1"
+    result = subprocess.run(
+        [sys.executable, "-m", "melodyrnn", "ports", "--api", "jack"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("melodyrnn: error: no MIDI system is running (jack: ")
+    assert "jackd -d dummy" in lines[0]

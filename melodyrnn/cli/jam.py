@@ -194,8 +194,10 @@ def _run_jam(args) -> int:
         ),
         say=lambda line: print(line, flush=True),
     )
+    shown = {"virtual": "a new port (virtual)"}
     print(
-        f"listening to {inport_name!r}, answering on {outport_name!r} ({system.api}), "
+        f"listening to {shown.get(inport_name, repr(inport_name))}, answering on "
+        f"{shown.get(outport_name, repr(outport_name))} ({system.api}), "
         f"{options.qpm:g} qpm, channel {options.channel + 1}; an answer takes {took:.2f} s, "
         f"lead {options.rules.lead:.2f} s; Ctrl-C to stop",
         flush=True,

@@ -116,15 +116,19 @@ class MidiSystem:
         )
 
     def open_input(self, name: str, callback, client: str = CLIENT):
+        """Listen to the port ``name`` names (:meth:`find`), or, for ``virtual``, to a new
+        port ``in`` of the client ``melodyrnn-in``; ``callback(message)`` gets every message."""
         if name == VIRTUAL:
-            return self._open(self.backend.open_input, "jam in", True, client, callback)
+            return self._open(self.backend.open_input, "in", True, f"{client}-in", callback)
         return self._open(
             self.backend.open_input, self.find(name, "input"), False, client, callback
         )
 
     def open_output(self, name: str, client: str = CLIENT):
+        """Play to the port ``name`` names, or, for ``virtual``, to a new port ``out`` of the
+        client ``melodyrnn-out``."""
         if name == VIRTUAL:
-            return self._open(self.backend.open_output, "jam out", True, client)
+            return self._open(self.backend.open_output, "out", True, f"{client}-out")
         return self._open(self.backend.open_output, self.find(name, "output"), False, client)
 
     def _open(self, opener, name, virtual, client, callback=None):
