@@ -180,3 +180,14 @@ class CheckpointLimitError(LimitError, CheckpointError):
 
 class RenderError(MelodyRNNError):
     """A piano roll or audio rendering cannot be made (no renderer, a bad soundfont, ...)."""
+
+
+# --- live playing -----------------------------------------------------------
+
+
+class LiveError(MelodyRNNError):
+    """A live session (``melodyrnn jam``) cannot start or go on (model, options, input)."""
+
+
+class PortError(LiveError):
+    """A MIDI port cannot be found or opened, no MIDI backend is there, or a port went away."""

@@ -57,6 +57,7 @@ LIMITS: dict[str, Limit] = {
         Limit("max_json_depth", 64, "levels", "the nesting of a config or manifest"),
         Limit("max_audio_seconds", 3_600, "seconds", "the length of a rendered WAV"),
         Limit("max_seconds_per_file", 60, "seconds", "one file while building a dataset"),
+        Limit("max_jam_queue", 1_024, "messages", "MIDI messages waiting to be read in a jam"),
     )
 }
 

@@ -37,6 +37,7 @@ LAYERS = [
     ("melodyrnn.generation",),
     ("melodyrnn.training",),
     ("melodyrnn.render",),
+    ("melodyrnn.live",),
     ("melodyrnn.summary", "melodyrnn.cli", "melodyrnn.__main__"),
 ]
 TORCH_FROM = "melodyrnn.models"

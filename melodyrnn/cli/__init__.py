@@ -15,7 +15,7 @@ import re
 import sys
 import warnings
 
-from melodyrnn.cli import files, generate, training  # noqa: F401  (they register the verbs)
+from melodyrnn.cli import files, generate, jam, training  # noqa: F401  (they register the verbs)
 from melodyrnn.cli.verbs import PROG, VERBS, FlagSpellings
 from melodyrnn.errors import MelodyRNNError
 
