@@ -489,8 +489,23 @@ def test_the_writer_refuses_too_many_notes_tracks_or_tempo_changes(monkeypatch):
     tempos = NoteSequence(
         notes=three.notes, tempos=[Tempo(1.0, 100.0), Tempo(2.0, 90.0)], total_time=3.0
     )
-    with pytest.raises(LimitError, match="tempo, time and key signature events is 3"):
+    # 120 qpm at 0, the two changes and the 4/4 pretty_midi adds at 0 when no meter is there
+    with pytest.raises(LimitError, match="tempo, time and key signature events is 4"):
         sequence_to_midi_bytes(tempos)
+
+
+def test_what_the_writer_accepts_at_the_tempo_cap_reads_back(monkeypatch):
+    """Fuzz case 2249 of seed 1: 100,000 tempos and no meter were written with the 4/4 that
+    pretty_midi adds, which made a file of 100,001 such events that the reader refused."""
+    monkeypatch.setenv("MELODYRNN_MAX_TEMPO_CHANGES", "3")
+    notes = [Note(60, 80, 0.0, 1.0)]
+    three = [Tempo(0.0, 120.0), Tempo(1.0, 100.0), Tempo(2.0, 90.0)]
+    with pytest.raises(LimitError, match="events is 4"):
+        sequence_to_midi_bytes(NoteSequence(notes=notes, tempos=three, total_time=3.0))
+    two = NoteSequence(notes=notes, tempos=three[:2], total_time=3.0)
+    again = midi_to_sequence(sequence_to_midi_bytes(two))
+    assert [round(t.qpm, 6) for t in again.tempos] == [120.0, 100.0]
+    assert [(ts.numerator, ts.denominator) for ts in again.time_signatures] == [(4, 4)]
 
 
 # --- defect 17: header fields are unsigned --------------------------------------------------------
