@@ -122,11 +122,16 @@ def split_chunks(data: bytes, where: str) -> tuple[int, int, list[bytes]]:
     return midi_type, division, bodies
 
 
-def scan_track(body: bytes, where: str) -> TrackScan:
+def scan_track(body: bytes, where: str, record: list | None = None) -> TrackScan:
     """Walk the events of one track chunk as mido does; MidiError where mido fails (its
-    ``events`` attribute: how many events mido would have read before)."""
+    ``events`` attribute: how many events mido would have read before).
+
+    ``record``, if given, receives the events pretty_midi reads instruments from, in file
+    order: ``(tick, status, data1, data2)`` for each channel message (``data2`` 0 for the
+    one-byte ones) and ``(tick, TRACK_NAME, name, 0)`` for each track name, decoded as mido
+    decodes it."""
     try:
-        return _scan(body)
+        return _scan(body, record)
     except (IndexError, _Refused) as exc:
         # IndexError: an event needs bytes beyond the chunk (mido reads on and fails)
         reason = str(exc) if isinstance(exc, _Refused) else "an event runs past its track chunk"
@@ -139,7 +144,7 @@ class _Refused(Exception):
     """mido refuses the track; the message says why."""
 
 
-def _scan(body: bytes) -> TrackScan:
+def _scan(body: bytes, record: list | None = None) -> TrackScan:
     """scan_track's walk. Where it fails, the exception's ``events`` says how many events it
     read before (mido would have built them all)."""
     scan = TrackScan()
@@ -176,6 +181,8 @@ def _scan(body: bytes) -> TrackScan:
                 if 0xC0 <= status < 0xE0:
                     if body[pos] & 0x80:
                         raise _Refused("data byte must be in range 0..127")
+                    if record is not None:
+                        record.append((tick, status, body[pos], 0))
                     pos += 1
                 else:
                     velocity = body[pos + 1]
@@ -183,6 +190,8 @@ def _scan(body: bytes) -> TrackScan:
                         raise _Refused("data byte must be in range 0..127")
                     if velocity and status & 0xF0 == 0x90:
                         note_ons += 1
+                    if record is not None:
+                        record.append((tick, status, body[pos], velocity))
                     pos += 2
                 continue
             start = pos - 1
@@ -206,6 +215,8 @@ def _scan(body: bytes) -> TrackScan:
                     summary.metas.append((tick, message))
                 elif meta_type == TRACK_NAME:
                     scan.names.append(start)
+                    if record is not None:
+                        record.append((tick, TRACK_NAME, message.name, 0))
                 elif meta_type == MARKER:
                     scan.markers += 1
                 elif meta_type == END_OF_TRACK:
