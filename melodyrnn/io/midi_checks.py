@@ -214,9 +214,7 @@ def check_writable(ns) -> None:
     initial = 0 if any(t.time == 0 for t in ns.tempos) else 1
     # ... and a 4/4 at 0 unless a time signature comes first at 0 (or before: none can)
     meter = 0 if any(ts.time <= 0 for ts in ns.time_signatures) else 1
-    changes = (
-        initial + meter + len(ns.tempos) + len(ns.time_signatures) + len(ns.key_signatures)
-    )
+    changes = initial + meter + len(ns.tempos) + len(ns.time_signatures) + len(ns.key_signatures)
     what = "cannot write MIDI: the number of tempo, time and key signature events"
     check_limit("max_tempo_changes", changes, what, limits.tempo_changes)
 

@@ -119,7 +119,7 @@ def _load_track(track: int, events: list, instruments: list, created: dict, stra
                 sounding[key] = [(tick, data2)]
             else:
                 opened.append((tick, data2))
-        elif kind == _NOTE_OFF or kind == _NOTE_ON:
+        elif kind in (_NOTE_OFF, _NOTE_ON):
             key = (status & 0x0F, data1)
             opened = sounding.pop(key, None)
             if opened is None:
