@@ -183,10 +183,10 @@ def midi_to_sequence(
         # Both readers first walk the file as mido reads it: the caps on events, ticks, notes
         # and tempo changes are checked before mido or symusic builds anything.
         scanned = scan_file(data, where, limits)
-    except MidiError:  # mido refuses the file (and did not get far): the reference words why
-        if backend == "symusic":
-            raise
-        return _read_with_pretty_midi(data, label, limits)
+    except MidiError as exc:  # mido refuses the file
+        if backend == "symusic" or (backend == "auto" and getattr(exc, "certain", False)):
+            raise  # with the reference's words (the fuzzing checks them against it)
+        return _read_with_pretty_midi(data, label, limits)  # the reference words why
     # The reference's own checks and caps, on what mido reads, with its words: their verdict
     # is final for both readers.
     check_tracks(*scanned.header, scanned.summaries, where, limits)
