@@ -493,6 +493,7 @@ class Outcome:
     mismatch: str = ""  # how the default reader's outcome differed from the reference's
     round_trip: str = ""  # how the sequence written and read back differs, if it does
     seconds: dict = field(default_factory=dict)  # per stage: read, extract, pipeline, write
+    cpu: dict = field(default_factory=dict)  # the same, in CPU seconds of this process
     notes: int = 0  # of the sequence read
 
     @property
@@ -527,15 +528,18 @@ def _run(data: bytes, compare: bool, outcome: Outcome, on_stage) -> None:
 
     seconds = outcome.seconds
 
+    cpu = outcome.cpu
+
     def timed(stage: str, function, *args):
         on_stage(STAGES.index(stage))
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
             return function(*args)
         except MelodyRNNError as exc:
             return f"{type(exc).__name__}: {exc}"
         finally:
             seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - started
+            cpu[stage] = cpu.get(stage, 0.0) + time.process_time() - cpu_started
 
     def read(source: bytes, backend: str = "auto"):
         return midi_to_sequence(source, filename="fuzz.mid", backend=backend)
@@ -560,9 +564,10 @@ def _run(data: bytes, compare: bool, outcome: Outcome, on_stage) -> None:
     written = timed("write", sequence_to_midi_bytes, ns)
     if isinstance(written, bytes):
         # what we write, we must read: a MelodyRNNError here is a bug too
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         again = read(written)
         seconds["write"] += time.perf_counter() - started
+        cpu["write"] += time.process_time() - cpu_started
         if len(again.notes) != len(ns.notes):
             outcome.round_trip = f"{len(ns.notes)} notes written, {len(again.notes)} read back"
 
