@@ -74,6 +74,7 @@ from melodyrnn.io.midi_events import scan_file
 from melodyrnn.io.midi_exact import read_exact
 from melodyrnn.io.midi_fast import NotExact, read_scanned, score_class
 from melodyrnn.io.midi_ticks import TempoTicks
+from melodyrnn.io.midi_writer import pretty_midi_bytes
 from melodyrnn.limits import check_limit
 from melodyrnn.sequence import (
     DEFAULT_QPM,
@@ -420,12 +421,10 @@ def sequence_to_pretty_midi(ns: NoteSequence) -> pretty_midi.PrettyMIDI:
 def sequence_to_midi_bytes(ns: NoteSequence) -> bytes:
     """The bytes of the Standard MIDI File :func:`sequence_to_pretty_midi` describes."""
     pm = sequence_to_pretty_midi(ns)
-    buffer = io.BytesIO()
     try:
-        pm.write(buffer)
+        return pretty_midi_bytes(pm)  # what pm.write writes, byte for byte
     except Exception as exc:  # values were checked; this is a last line of defence
         raise MidiError(f"cannot write MIDI: {one_line(exc)}") from exc
-    return buffer.getvalue()
 
 
 def sequence_to_midi_file(ns: NoteSequence, path: str | os.PathLike) -> Path:
