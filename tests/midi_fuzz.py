@@ -34,6 +34,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from melodyrnn.limits import limit
+
 REPO = Path(__file__).resolve().parent.parent
 CORPUS_FILES = sorted((REPO / "tests" / "fixtures" / "magenta_js" / "midi").glob("*.mid")) + sorted(
     (REPO / "midi_samples").glob("*.mid")
@@ -423,8 +425,8 @@ def _event_level(rng, data):
 
 
 def _floods(rng, data, heavy=True):
-    """Past a cap: a note at tick 10**7, a long note at one tick per quarter, a million notes,
-    a hundred thousand tempo changes (a thousand unless ``heavy``)."""
+    """At and past a cap: a note at tick 10**7, a long note at one tick per quarter, the most
+    notes allowed and one more, a hundred thousand tempo changes (a thousand unless ``heavy``)."""
     choice = rng.randrange(4)
     if choice == 0:
         delta = rng.choice([9_999_998, 9_999_999, 10_000_000])
@@ -440,13 +442,16 @@ def _floods(rng, data, heavy=True):
                 + END
             ],
         )
-    if choice == 2:
-        n = rng.choice([1000, 1_000_001])
-        return _file(
-            0,
-            96,
-            [b"\x00\x90\x3c\x40" + b"\x01\x3c\x00\x00\x3c\x40" * (n - 1) + b"\x01\x3c\x00" + END],
-        )
+    if choice == 2:  # notes up to the cap and one past it, one at a time or in two-note chords
+        cap = limit("max_notes")
+        n = rng.choice([1000, cap, cap + 1] if heavy else [1000, cap + 1])
+        if rng.random() < 0.5:
+            steps = b"\x01\x3c\x00\x00\x3c\x40" * (n - 1)
+            return _file(0, 96, [b"\x00\x90\x3c\x40" + steps + b"\x01\x3c\x00" + END])
+        # chords whose notes end on one tick: the reader that follows pretty_midi's rules
+        chords = b"\x01\x3c\x00\x00\x40\x00\x00\x3c\x40\x00\x40\x40" * (n // 2 - 1)
+        first = b"\x00\x90\x3c\x40\x00\x40\x40"
+        return _file(0, 96, [first + chords + b"\x01\x3c\x00\x00\x40\x00" + END])
     n = rng.choice([1000, 100_000, 100_002] if heavy else [1000])
     tempo = b"\x01\xff\x51\x03\x07\xa1\x20\x01\xff\x51\x03\x06\x1a\x80"
     return _file(1, 96, [tempo * (n // 2) + END, _melody() + END])
