@@ -82,10 +82,10 @@ class _TickFinder:
             t[before] - table[tick[before]]
         )
         ticks[inside] = tick - earlier
-        if not inside.all():  # past the table: extrapolated with the last tempo, rounded
-            last = len(table) - 1
-            for i in np.flatnonzero(~inside):
-                ticks[i] = int(round(last + (times[i] - table[last]) / self.last_scale))
+        if len(tick) < len(ticks):  # past the table: extrapolated with the last tempo, rounded
+            last = len(table) - 1  # (half to even, as Python's round of pretty_midi's float)
+            beyond = ~inside
+            ticks[beyond] = np.rint(last + (times[beyond] - table[last]) / self.last_scale)
         return ticks.astype(np.int64)
 
 
