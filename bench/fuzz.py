@@ -74,7 +74,7 @@ def worker(connection, stage, seed: int, heavy: bool, compare: bool, memory_gb: 
         seconds = time.perf_counter() - started
         connection.send(
             (case, len(data), seconds, outcome.verdict, outcome.raw, outcome.mismatch,
-             outcome.round_trip, outcome.seconds, outcome.notes, peak_kib())
+             outcome.round_trip, outcome.seconds, outcome.cpu, outcome.notes, peak_kib())
         )  # fmt: skip
 
 
@@ -133,7 +133,7 @@ def run(args) -> int:
     verdicts = collections.Counter()
     problems = collections.defaultdict(list)  # kind -> [(case, text)]
     slow = []  # (case, seconds, slowest stage, size, notes)
-    began = time.monotonic()
+    began, load_before = time.monotonic(), os.getloadavg()
     try:
         results = _loop(args, context, workers, verdicts, problems, slow)
     finally:  # a bench stopped half-way (Ctrl-C, a kill) leaves no worker behind
@@ -143,6 +143,12 @@ def run(args) -> int:
     wall = time.monotonic() - began
     children_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     report(args, verdicts, problems, slow, peak, biggest, compared, done, wall, children_kib)
+    print(
+        "load average (1/5/15 min): before "
+        + " ".join(f"{x:.2f}" for x in load_before)
+        + ", after "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    )
     return 1 if problems["raw"] or problems["mismatch"] or problems["timeout"] else 0
 
 
@@ -168,8 +174,8 @@ def _loop(args, context, workers, verdicts, problems, slow):
                     verdicts["worker died"] += 1
                     message = None
                 if message is not None:
-                    (case, size, seconds, verdict, raw, mismatch, round_trip, stages, notes,
-                     kib) = message  # fmt: skip
+                    (case, size, seconds, verdict, raw, mismatch, round_trip, stages, cpu,
+                     notes, kib) = message  # fmt: skip
                     verdicts[verdict if not raw else "raw"] += 1
                     biggest = max(biggest, size)
                     compared += "reference" in stages
@@ -178,9 +184,10 @@ def _loop(args, context, workers, verdicts, problems, slow):
                         if text:
                             problems[kind].append((case, text))
                     product = sum(t for stage, t in stages.items() if stage != "reference")
-                    if product > SLOW_SECONDS:
+                    product_cpu = sum(t for stage, t in cpu.items() if stage != "reference")
+                    if product > SLOW_SECONDS or product_cpu > SLOW_SECONDS:
                         stage = max((s for s in stages if s != "reference"), key=stages.get)
-                        slow.append((case, product, stage, size, notes))
+                        slow.append((case, product, product_cpu, stage, size, notes))
                     if kib > peak[0]:
                         peak = (kib, case, size)
                 done += 1
@@ -193,7 +200,9 @@ def _loop(args, context, workers, verdicts, problems, slow):
                 text = f"over {args.timeout:g} s in {stage} (peak {kib / 1024:,.0f} MiB)"
                 problems["timeout"].append((w.case, text))
                 verdicts["timeout"] += 1
-                slow.append((w.case, now - w.started, f"timeout in {stage}", None, None))
+                slow.append(
+                    (w.case, now - w.started, float("nan"), f"timeout in {stage}", None, None)
+                )
                 if kib > peak[0]:
                     peak = (kib, w.case, 0)
                 done += 1
@@ -225,12 +234,14 @@ def report(args, verdicts, problems, slow, peak, biggest, compared, done, wall, 
         f"{len(problems['mismatch'])} differences"
     )
     print(f"written, then read back: {len(problems['round trip'])} differences")
-    by_stage = collections.Counter(stage for _, _, stage, _, _ in slow)
-    stages = ", ".join(f"{stage} {n}" for stage, n in by_stage.most_common())
-    print(
-        f"cases over {SLOW_SECONDS:g} s: {len(slow)}"
-        + (f" (slowest stage: {stages})" if slow else "")
-    )
+    for clock, index in (("wall", 1), ("CPU", 2)):
+        over = [s for s in slow if not s[index] <= SLOW_SECONDS]  # a timeout counts on both
+        by_stage = collections.Counter(s[3] for s in over)
+        stages = ", ".join(f"{stage} {n}" for stage, n in by_stage.most_common())
+        print(
+            f"cases over {SLOW_SECONDS:g} s ({clock} time, the reference reading not counted): "
+            f"{len(over)}" + (f" (slowest stage: {stages})" if over else "")
+        )
     print(
         f"peak resident memory of a case: {peak[0] / 1024:,.0f} MiB (case {peak[1]}, "
         + (f"{peak[2]:,} bytes" if peak[2] else "timed out")
@@ -240,15 +251,23 @@ def report(args, verdicts, problems, slow, peak, biggest, compared, done, wall, 
     for kind in ("raw", "mismatch", "round trip", "timeout", "worker died"):
         for case, text in problems[kind][: args.show_max]:
             print(f"  {kind}: case {case}: {text}")
-    for case, seconds, stage, size, notes in sorted(slow, key=lambda s: -s[1])[: args.show_max]:
-        print(f"  slow: case {case}: {seconds:.1f} s, mostly {stage} ({size} bytes, {notes} notes)")
+    for case, seconds, cpu, stage, size, notes in sorted(slow, key=lambda s: -s[1])[
+        : args.show_max
+    ]:
+        print(
+            f"  slow: case {case}: {seconds:.1f} s wall, {cpu:.1f} s CPU, mostly {stage} "
+            f"({size} bytes, {notes} notes)"
+        )
     if args.list:
         with open(args.list, "w") as out:
             for kind, items in problems.items():
                 for case, text in items:
                     out.write(f"{kind}\t{case}\t{text}\n")
-            for case, seconds, stage, size, notes in slow:
-                out.write(f"slow\t{case}\t{seconds:.2f} s, {stage}, {size} bytes, {notes} notes\n")
+            for case, seconds, cpu, stage, size, notes in slow:
+                out.write(
+                    f"slow\t{case}\t{seconds:.2f} s wall, {cpu:.2f} s CPU, {stage}, {size} bytes,"
+                    f" {notes} notes\n"
+                )
 
 
 def show(args) -> int:

@@ -34,6 +34,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from melodyrnn.limits import limit
+
 REPO = Path(__file__).resolve().parent.parent
 CORPUS_FILES = sorted((REPO / "tests" / "fixtures" / "magenta_js" / "midi").glob("*.mid")) + sorted(
     (REPO / "midi_samples").glob("*.mid")
@@ -423,8 +425,8 @@ def _event_level(rng, data):
 
 
 def _floods(rng, data, heavy=True):
-    """Past a cap: a note at tick 10**7, a long note at one tick per quarter, a million notes,
-    a hundred thousand tempo changes (a thousand unless ``heavy``)."""
+    """At and past a cap: a note at tick 10**7, a long note at one tick per quarter, the most
+    notes allowed and one more, a hundred thousand tempo changes (a thousand unless ``heavy``)."""
     choice = rng.randrange(4)
     if choice == 0:
         delta = rng.choice([9_999_998, 9_999_999, 10_000_000])
@@ -440,13 +442,16 @@ def _floods(rng, data, heavy=True):
                 + END
             ],
         )
-    if choice == 2:
-        n = rng.choice([1000, 1_000_001])
-        return _file(
-            0,
-            96,
-            [b"\x00\x90\x3c\x40" + b"\x01\x3c\x00\x00\x3c\x40" * (n - 1) + b"\x01\x3c\x00" + END],
-        )
+    if choice == 2:  # notes up to the cap and one past it, one at a time or in two-note chords
+        cap = limit("max_notes")
+        n = rng.choice([1000, cap, cap + 1] if heavy else [1000, cap + 1])
+        if rng.random() < 0.5:
+            steps = b"\x01\x3c\x00\x00\x3c\x40" * (n - 1)
+            return _file(0, 96, [b"\x00\x90\x3c\x40" + steps + b"\x01\x3c\x00" + END])
+        # chords whose notes end on one tick: the reader that follows pretty_midi's rules
+        chords = b"\x01\x3c\x00\x00\x40\x00\x00\x3c\x40\x00\x40\x40" * (n // 2 - 1)
+        first = b"\x00\x90\x3c\x40\x00\x40\x40"
+        return _file(0, 96, [first + chords + b"\x01\x3c\x00\x00\x40\x00" + END])
     n = rng.choice([1000, 100_000, 100_002] if heavy else [1000])
     tempo = b"\x01\xff\x51\x03\x07\xa1\x20\x01\xff\x51\x03\x06\x1a\x80"
     return _file(1, 96, [tempo * (n // 2) + END, _melody() + END])
@@ -493,6 +498,7 @@ class Outcome:
     mismatch: str = ""  # how the default reader's outcome differed from the reference's
     round_trip: str = ""  # how the sequence written and read back differs, if it does
     seconds: dict = field(default_factory=dict)  # per stage: read, extract, pipeline, write
+    cpu: dict = field(default_factory=dict)  # the same, in CPU seconds of this process
     notes: int = 0  # of the sequence read
 
     @property
@@ -527,15 +533,18 @@ def _run(data: bytes, compare: bool, outcome: Outcome, on_stage) -> None:
 
     seconds = outcome.seconds
 
+    cpu = outcome.cpu
+
     def timed(stage: str, function, *args):
         on_stage(STAGES.index(stage))
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
             return function(*args)
         except MelodyRNNError as exc:
             return f"{type(exc).__name__}: {exc}"
         finally:
             seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - started
+            cpu[stage] = cpu.get(stage, 0.0) + time.process_time() - cpu_started
 
     def read(source: bytes, backend: str = "auto"):
         return midi_to_sequence(source, filename="fuzz.mid", backend=backend)
@@ -560,9 +569,10 @@ def _run(data: bytes, compare: bool, outcome: Outcome, on_stage) -> None:
     written = timed("write", sequence_to_midi_bytes, ns)
     if isinstance(written, bytes):
         # what we write, we must read: a MelodyRNNError here is a bug too
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         again = read(written)
         seconds["write"] += time.perf_counter() - started
+        cpu["write"] += time.process_time() - cpu_started
         if len(again.notes) != len(ns.notes):
             outcome.round_trip = f"{len(ns.notes)} notes written, {len(again.notes)} read back"
 

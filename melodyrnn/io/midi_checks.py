@@ -212,7 +212,9 @@ def check_writable(ns) -> None:
     check_limit("max_notes", notes, "cannot write MIDI: the number of notes", limits.notes)
     # pretty_midi writes one set_tempo event per tempo, and one for 120 qpm at 0 if none is there
     initial = 0 if any(t.time == 0 for t in ns.tempos) else 1
-    changes = initial + len(ns.tempos) + len(ns.time_signatures) + len(ns.key_signatures)
+    # ... and a 4/4 at 0 unless a time signature comes first at 0 (or before: none can)
+    meter = 0 if any(ts.time <= 0 for ts in ns.time_signatures) else 1
+    changes = initial + meter + len(ns.tempos) + len(ns.time_signatures) + len(ns.key_signatures)
     what = "cannot write MIDI: the number of tempo, time and key signature events"
     check_limit("max_tempo_changes", changes, what, limits.tempo_changes)
 

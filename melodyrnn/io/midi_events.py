@@ -23,6 +23,7 @@ decoded by mido's own functions, so their verdict is mido's by construction.
 from __future__ import annotations
 
 import struct
+import sys
 
 from mido.messages import SPEC_BY_STATUS, Message
 from mido.midifiles.meta import build_meta_message
@@ -31,17 +32,19 @@ from melodyrnn.errors import MidiError
 from melodyrnn.io.midi_checks import (
     ReadLimits,
     TrackSummary,
-    check_events,
     check_signature,
     one_line,
     truncated,
 )
+from melodyrnn.limits import check_limit
 
 # mido refuses a meta or sysex event longer than this (mido.midifiles.midifiles).
 MAX_MESSAGE_LENGTH = 1_000_000
 # The meta types whose decoded values the checks need (tempo, time and key signature).
 _CHECKED_META = frozenset((0x51, 0x58, 0x59))
 TRACK_NAME, MARKER, END_OF_TRACK = 0x03, 0x06, 0x2F
+# What mido raises for a data byte above 127 in a channel or system message.
+_DATA_BYTE = "OSError: data byte must be in range 0..127"
 
 
 class TrackScan:
@@ -79,67 +82,103 @@ class ScannedFile:
 
 
 def scan_file(data: bytes, where: str, limits: ReadLimits) -> ScannedFile:
-    """Every track of ``data`` walked as mido walks it; MidiError where mido fails, and
-    LimitError as soon as the tracks walked hold more than ``limits.events`` events (also
-    where mido would fail further on: mido would first have built them all)."""
-    midi_type, division, bodies = split_chunks(data, where)
-    scans, events = [], 0
-    for body in bodies:
-        try:
-            scan = scan_track(body, where)
-        except MidiError as exc:
-            check_events(events + getattr(exc, "events", 0), where, limits)
-            raise
-        events += scan.summary.events
-        check_events(events, where, limits)
-        scans.append(scan)
-    return ScannedFile(midi_type, division, bodies, scans)
+    """Every track of ``data`` walked as mido walks it: chunk by chunk, each track's events
+    before the next chunk's header, so the first failure found is mido's.
 
-
-def split_chunks(data: bytes, where: str) -> tuple[int, int, list[bytes]]:
-    """The header's type and division and the bodies of the track chunks it announces, as mido
-    reads them (the chunk level only): MidiError for a file mido finds truncated or corrupt."""
+    Raises MidiError where mido fails. Its ``certain`` attribute says whether mido fails there
+    with these words (then the reference need not run to word the error): always, except
+    where an event runs past its track chunk into more data, which mido goes on reading as
+    events. Raises LimitError as soon as the tracks walked hold more than ``limits.events``
+    events (where mido would fail further on too: mido would first have built them all); the
+    walk stops there."""
     check_signature(data, where)
     size = int.from_bytes(data[4:8], "big")
     if len(data) < 14 or size < 6:
-        raise truncated(where)
+        raise _certain(truncated(where))
     # mido reads the fields as signed; the type and the track count are unsigned
     # (midi_checks.check_header_bytes refuses more than 32,767 tracks before any reader runs).
     midi_type, n_tracks, division = struct.unpack(">HHh", data[8:14])
     position = 8 + size
-    bodies = []
+    bodies, scans, events = [], [], 0
     for _ in range(n_tracks):
         if position + 8 > len(data):
-            raise truncated(where)
+            raise _certain(truncated(where))
         if data[position : position + 4] != b"MTrk":
-            raise MidiError(f"{where}: corrupt MIDI data (a track chunk does not start with MTrk)")
+            raise _certain(_corrupt(where, "OSError: no MTrk header at start of track"))
         length = int.from_bytes(data[position + 4 : position + 8], "big")
-        body = data[position + 8 : position + 8 + length]
-        if len(body) < length:
-            raise truncated(where)
+        start, position = position + 8, position + 8 + length
+        body = data[start:position]
+        budget = limits.events - events
+        try:
+            scan = scan_track(body, where, budget=budget)
+        except MidiError as exc:
+            if exc.past_end and position < len(data):
+                # mido reads on into the next chunks as events of this track, until it fails
+                # on one or at the end of the file (its position can no longer fall on the
+                # chunk's end): walk the rest of the file as this track
+                try:
+                    walked = scan_track(data[start:], where, budget=budget)
+                except MidiError as further:
+                    exc = further
+                else:  # it ends exactly at the end of the file: mido then reads past it
+                    exc.events = walked.summary.events
+            _check_walked(events + exc.events, where, limits)
+            if exc.past_end:  # the walk reached the end of the file
+                raise _certain(truncated(where)) from None
+            raise
+        events += scan.summary.events
+        if len(body) < length:  # the file ends inside the chunk: mido reads on into the end
+            raise _certain(truncated(where))
         bodies.append(body)
-        position += 8 + length
-    return midi_type, division, bodies
+        scans.append(scan)
+    return ScannedFile(midi_type, division, bodies, scans)
 
 
-def scan_track(body: bytes, where: str) -> TrackScan:
+def _check_walked(events: int, where: str, limits: ReadLimits) -> None:
+    """LimitError where the walk stopped at the events cap (or mido would have built more
+    events than the cap before it fails)."""
+    if events > limits.events:
+        check_limit("max_events", events, f"{where}: the number of events read", limits.events)
+
+
+def _corrupt(where: str, reason: str) -> MidiError:
+    """The reference reader's words for a file mido refuses (``reason``: mido's exception)."""
+    return MidiError(f"{where}: corrupt MIDI data ({reason})")
+
+
+def _certain(error: MidiError) -> MidiError:
+    error.certain = True
+    return error
+
+
+def scan_track(
+    body: bytes, where: str, record: list | None = None, budget: int = sys.maxsize
+) -> TrackScan:
     """Walk the events of one track chunk as mido does; MidiError where mido fails (its
-    ``events`` attribute: how many events mido would have read before)."""
+    ``events`` attribute: how many events mido would have read before; ``past_end``: whether
+    an event runs past the chunk, where mido reads on; ``certain``: the opposite).
+
+    ``record``, if given, receives the events pretty_midi reads instruments from, in file
+    order: ``(tick, status, data1, data2)`` for each channel message (``data2`` 0 for the
+    one-byte ones) and ``(tick, TRACK_NAME, name, 0)`` for each track name, decoded as mido
+    decodes it. The walk stops after ``budget`` + 1 events, with a MidiError whose ``events``
+    is that number (the caller's cap is then exceeded)."""
     try:
-        return _scan(body)
+        return _scan(body, record, budget)
     except (IndexError, _Refused) as exc:
         # IndexError: an event needs bytes beyond the chunk (mido reads on and fails)
-        reason = str(exc) if isinstance(exc, _Refused) else "an event runs past its track chunk"
-        error = MidiError(f"{where}: corrupt MIDI data ({reason})")
-        error.events = exc.events
+        past_end = isinstance(exc, IndexError)
+        reason = "an event runs past its track chunk" if past_end else str(exc)
+        error = _corrupt(where, reason)
+        error.events, error.past_end, error.certain = exc.events, past_end, not past_end
     raise error
 
 
 class _Refused(Exception):
-    """mido refuses the track; the message says why."""
+    """mido refuses the track; the message is mido's exception as midi_checks.one_line words it."""
 
 
-def _scan(body: bytes) -> TrackScan:
+def _scan(body: bytes, record: list | None, budget: int) -> TrackScan:
     """scan_track's walk. Where it fails, the exception's ``events`` says how many events it
     read before (mido would have built them all)."""
     scan = TrackScan()
@@ -150,6 +189,8 @@ def _scan(body: bytes) -> TrackScan:
     try:
         while pos < size:
             events += 1
+            if events > budget:
+                raise _Refused("over the events cap")
             byte = body[pos]
             pos += 1
             delta = byte & 0x7F
@@ -166,7 +207,7 @@ def _scan(body: bytes) -> TrackScan:
             running = status < 0x80
             if running:
                 if not last:
-                    raise _Refused("running status without a previous status byte")
+                    raise _Refused("OSError: running status without last_status")
                 status = last
             else:
                 pos += 1
@@ -175,14 +216,18 @@ def _scan(body: bytes) -> TrackScan:
             if status < 0xF0:  # a channel message: one or two data bytes below 128
                 if 0xC0 <= status < 0xE0:
                     if body[pos] & 0x80:
-                        raise _Refused("data byte must be in range 0..127")
+                        raise _Refused(_DATA_BYTE)
+                    if record is not None:
+                        record.append((tick, status, body[pos], 0))
                     pos += 1
                 else:
                     velocity = body[pos + 1]
                     if (body[pos] | velocity) & 0x80:
-                        raise _Refused("data byte must be in range 0..127")
+                        raise _Refused(_DATA_BYTE)
                     if velocity and status & 0xF0 == 0x90:
                         note_ons += 1
+                    if record is not None:
+                        record.append((tick, status, body[pos], velocity))
                     pos += 2
                 continue
             start = pos - 1
@@ -206,6 +251,8 @@ def _scan(body: bytes) -> TrackScan:
                     summary.metas.append((tick, message))
                 elif meta_type == TRACK_NAME:
                     scan.names.append(start)
+                    if record is not None:
+                        record.append((tick, TRACK_NAME, message.name, 0))
                 elif meta_type == MARKER:
                     scan.markers += 1
                 elif meta_type == END_OF_TRACK:
@@ -214,8 +261,8 @@ def _scan(body: bytes) -> TrackScan:
                 data, pos = _length_and_data(body, pos, scan)
                 data = data[1:] if data[:1] == b"\xf0" else data
                 data = data[:-1] if data[-1:] == b"\xf7" else data
-                if any(value > 127 for value in data):
-                    raise _Refused("data byte must be in range 0..127")
+                if any(value > 127 for value in data):  # mido's Message checks them
+                    raise _Refused("ValueError: data byte must be in range 0..127")
             else:
                 pos = _system_message(body, pos, status, peek)
                 if scan.odd is None:
@@ -239,7 +286,9 @@ def _length_and_data(body: bytes, pos: int, scan: TrackScan) -> tuple[bytes, int
     if pos - first > 4 and scan.odd is None:
         scan.odd = "an event length takes more than 4 bytes"
     if length > MAX_MESSAGE_LENGTH:
-        raise _Refused(f"an event of {length} bytes, over mido's {MAX_MESSAGE_LENGTH:,}")
+        raise _Refused(
+            f"OSError: Message length {length} exceeds maximum length {MAX_MESSAGE_LENGTH}"
+        )
     if pos + length > len(body):
         raise IndexError
     return body[pos : pos + length], pos + length
@@ -249,13 +298,13 @@ def _system_message(body: bytes, pos: int, status: int, peek: list[int]) -> int:
     """Read a system common or real-time message as mido does; the position after it."""
     spec = SPEC_BY_STATUS.get(status)
     if spec is None:
-        raise _Refused(f"undefined status byte 0x{status:02x}")
+        raise _Refused(f"OSError: undefined status byte 0x{status:02x}")
     size = max(spec["length"] - 1 - len(peek), 0)
     if pos + size > len(body):
         raise IndexError
     data = peek + list(body[pos : pos + size])
     if any(value > 127 for value in data):
-        raise _Refused("data byte must be in range 0..127")
+        raise _Refused(_DATA_BYTE)
     try:
         Message.from_bytes([status, *data])
     except Exception as exc:  # e.g. an active-sensing message with a data byte

@@ -52,7 +52,6 @@ bench/fuzz.py check it on mutated files).
 
 from __future__ import annotations
 
-import bisect
 import functools
 import re
 from itertools import repeat
@@ -62,6 +61,7 @@ import numpy as np
 from melodyrnn.errors import MidiError
 from melodyrnn.io.midi_checks import ReadLimits, check_tracks, one_line
 from melodyrnn.io.midi_events import ScannedFile, TrackScan, scan_file
+from melodyrnn.io.midi_ticks import TempoMap
 from melodyrnn.sequence import (
     ControlChange,
     InstrumentInfo,
@@ -69,7 +69,6 @@ from melodyrnn.sequence import (
     Note,
     NoteSequence,
     PitchBend,
-    Tempo,
     TimeSignature,
 )
 
@@ -425,50 +424,9 @@ def _check_meta(first: _Track) -> None:
                 raise NotExact("two tempos, time or key signatures of track 0 share a tick")
 
 
-class _TempoMap:
-    """pretty_midi's tick -> seconds conversion, float for float.
-
-    pretty_midi keeps (tick, seconds per tick) "tick scales" from the set_tempo events of track 0
-    (one at tick 0 replaces the default 120 qpm, a repeated tempo is dropped) and computes the
-    time of tick t in the scale starting at s as time(s) + scale * (t - s), time(0) = 0.
-    """
-
-    def __init__(self, tempos: list[tuple[int, int]], resolution: int):
-        scales = [(0, 60.0 / (120.0 * resolution))]
-        for tick, mspq in tempos:
-            scale = 60.0 / ((6e7 / mspq) * resolution)
-            if tick == 0:
-                scales = [(0, scale)]
-            elif scale != scales[-1][1]:
-                scales.append((tick, scale))
-        bases = [0.0]
-        for (start, scale), (end, _) in zip(scales, scales[1:]):
-            bases.append(bases[-1] + scale * (end - start))
-        self.resolution = resolution
-        self.scales = scales
-        self.starts = [start for start, _ in scales]
-        self.bases = bases
-        self.tempos = [
-            Tempo(base, 60.0 / (scale * resolution)) for base, (_, scale) in zip(bases, scales)
-        ]
-
-    def seconds(self, ticks: np.ndarray) -> np.ndarray:
-        """Times of int64 ``ticks``, as pretty_midi's numpy arithmetic gives them."""
-        if len(self.scales) == 1:
-            return self.scales[0][1] * ticks  # 0 + scale * ticks
-        starts = np.array(self.starts, dtype=np.int64)
-        k = np.searchsorted(starts, ticks, side="right") - 1
-        per_tick = np.array([scale for _, scale in self.scales])
-        return np.array(self.bases)[k] + per_tick[k] * (ticks - starts[k])
-
-    def second(self, tick: int) -> float:
-        k = bisect.bisect_right(self.starts, tick) - 1
-        return self.bases[k] + self.scales[k][1] * (tick - self.starts[k])
-
-
 def _build_sequence(resolution: int, tracks: list[_Track]) -> NoteSequence:
     first = tracks[0]
-    tempo_map = _TempoMap(first.tempos, resolution)
+    tempo_map = TempoMap(first.tempos, resolution)
     second = tempo_map.second
     ns = NoteSequence(ticks_per_quarter=resolution)
     ns.tempos = tempo_map.tempos

@@ -1,4 +1,6 @@
-"""pretty_midi's tempo map as the MIDI writer builds it: seconds -> ticks, tempo by tempo.
+"""pretty_midi's tempo map, both ways: ticks -> seconds as its reader computes them
+(:class:`TempoMap`), and seconds -> ticks as its writer builds them, tempo by tempo
+(:class:`TempoTicks`).
 
 :func:`~melodyrnn.io.midi.sequence_to_pretty_midi` places every tempo change on the tick that
 pretty_midi's ``time_to_tick`` gives under the tempos before it, as note-seq does. pretty_midi
@@ -12,11 +14,14 @@ not change.
 
 from __future__ import annotations
 
+import bisect
 import math
 
 import numpy as np
 
-__all__ = ["TempoTicks"]
+from melodyrnn.sequence import Tempo
+
+__all__ = ["TempoMap", "TempoTicks"]
 
 
 class TempoTicks:
@@ -72,3 +77,44 @@ class TempoTicks:
             grown = np.zeros(max(size, 2 * len(self._table)))
             grown[: self._size] = self._table[: self._size]
             self._table = grown
+
+
+class TempoMap:
+    """pretty_midi's tick -> seconds conversion, float for float.
+
+    pretty_midi keeps (tick, seconds per tick) "tick scales" from the set_tempo events of track 0
+    (one at tick 0 replaces the default 120 qpm, a repeated tempo is dropped) and computes the
+    time of tick t in the scale starting at s as time(s) + scale * (t - s), time(0) = 0.
+    """
+
+    def __init__(self, tempos: list[tuple[int, int]], resolution: int):
+        scales = [(0, 60.0 / (120.0 * resolution))]
+        for tick, mspq in tempos:
+            scale = 60.0 / ((6e7 / mspq) * resolution)
+            if tick == 0:
+                scales = [(0, scale)]
+            elif scale != scales[-1][1]:
+                scales.append((tick, scale))
+        bases = [0.0]
+        for (start, scale), (end, _) in zip(scales, scales[1:]):
+            bases.append(bases[-1] + scale * (end - start))
+        self.resolution = resolution
+        self.scales = scales
+        self.starts = [start for start, _ in scales]
+        self.bases = bases
+        self.tempos = [
+            Tempo(base, 60.0 / (scale * resolution)) for base, (_, scale) in zip(bases, scales)
+        ]
+
+    def seconds(self, ticks: np.ndarray) -> np.ndarray:
+        """Times of int64 ``ticks``, as pretty_midi's numpy arithmetic gives them."""
+        if len(self.scales) == 1:
+            return self.scales[0][1] * ticks  # 0 + scale * ticks
+        starts = np.array(self.starts, dtype=np.int64)
+        k = np.searchsorted(starts, ticks, side="right") - 1
+        per_tick = np.array([scale for _, scale in self.scales])
+        return np.array(self.bases)[k] + per_tick[k] * (ticks - starts[k])
+
+    def second(self, tick: int) -> float:
+        k = bisect.bisect_right(self.starts, tick) - 1
+        return self.bases[k] + self.scales[k][1] * (tick - self.starts[k])
