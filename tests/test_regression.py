@@ -2,13 +2,14 @@
 
 The SHA-256 of every file ``melodyrnn continue`` writes (each sample, with fixed seeds: sampling,
 argmax, beam search, top-p, key/scale, bars, exclude-primer), of ``encode --json`` for every
-sample and encoding, and of ``evaluate --json`` on a small dataset were recorded before the
-package was regrouped into its layered layout (issue 9), with::
+sample and encoding were recorded before the package was regrouped into its layered layout
+(issue 9), with::
 
     python tests/test_regression.py --record
 
 A refactor must not change any of them. A deliberate change of behaviour re-records them and
-says so in its commit.
+says so in its commit. ``evaluate --json`` on a small dataset is compared number by number with
+a recorded copy (see EVALUATE below).
 """
 
 from __future__ import annotations
@@ -115,14 +116,37 @@ def evaluate_hashes(tmp: Path) -> dict[str, str]:
         ["evaluate", "--data", str(tmp / "ds"), "--num", "4", "--steps", "16", "--json"]
     )
     out = out.replace(str(tmp), "TMP")
-    return {"evaluate/small": f"{code}:{_sha(out.encode())}"}
+    return {"evaluate/small": f"{code}:{_sha(out.encode())}"}, out
+
+
+# evaluate's figures (KDE overlaps, n-gram and LSTM likelihoods, sums over thousands of steps)
+# move in their last bits with the BLAS and libm underneath: on 2026-12-02 a fresh environment
+# with the same code, torch, numpy and scipy gave another hash. Its output is compared with a
+# recorded copy, every number to 1e-9 relative.
+EVALUATE = TESTS / "fixtures" / "regression_evaluate.json"
+RELATIVE = 1e-9
+
+
+def _same(got, want, path="$"):
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and got.keys() == want.keys(), path
+        for key in want:
+            _same(got[key], want[key], f"{path}.{key}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), path
+        for i, (g, w) in enumerate(zip(got, want)):
+            _same(g, w, f"{path}[{i}]")
+    elif isinstance(want, float) and not isinstance(got, bool):
+        assert got == pytest.approx(want, rel=RELATIVE, abs=1e-12), path
+    else:
+        assert got == want, path
 
 
 def all_hashes(tmp: Path) -> dict[str, str]:
     import torch
 
     torch.set_num_threads(1)
-    return {**continue_hashes(tmp), **encode_hashes(), **evaluate_hashes(tmp)}
+    return {**continue_hashes(tmp), **encode_hashes()}
 
 
 @pytest.fixture(autouse=True)
@@ -153,9 +177,9 @@ def test_encode_outputs_are_byte_identical(recorded):
     assert got == want
 
 
-def test_evaluate_output_is_byte_identical(tmp_path, recorded):
-    got = evaluate_hashes(tmp_path)
-    assert got == {"evaluate/small": recorded["evaluate/small"]}
+def test_evaluate_output_is_unchanged(tmp_path):
+    _, out = evaluate_hashes(tmp_path)
+    _same(json.loads(out), json.loads(EVALUATE.read_text()))
 
 
 if __name__ == "__main__":
