@@ -222,7 +222,8 @@ def test_bad_inputs(tmp_path, capsys, magenta_js):
         (["continue", bad / "text.mid"], "text.mid"),
         (["continue", bad / "empty.mid"], "no notes"),
         (["continue", bad / "drums.mid"], "drum model"),
-        (["continue", bad / "long.mid"], "--primer-bars"),
+        # A long file continues from its last 64 bars; asking for more than the cap refuses.
+        (["continue", bad / "long.mid", "--primer-bars", "600"], "--primer-bars"),
         (["continue", ode, "--steps", "0"], "at least 1 step"),
         (["continue", ode, "--model", "no_such_model"], "unknown model 'no_such_model'"),
         (["continue", ode, "--model", bad / "not_a_checkpoint"], "not_a_checkpoint"),

@@ -14,7 +14,7 @@ from pathlib import Path
 from melodyrnn.render.audio import render_wav
 from melodyrnn.render.piano_roll import piano_roll_png
 from melodyrnn.render.targets import check_target
-from melodyrnn.sequence import NoteSequence
+from melodyrnn.sequence import NoteSequence, extract_subsequence
 
 
 class RenderedFiles(dict):
@@ -37,12 +37,17 @@ def render_sequence(
     sample_rate: int = 22050,
     soundfont: str | os.PathLike | None = None,
     method: str = "auto",
+    new_notes=None,
+    view_start: float | None = None,
 ) -> RenderedFiles:
     """Write STEM.png and/or STEM.wav of ``ns`` (``stem``: the output path without its suffix).
 
     ``title`` is the piano roll's (default: the sequence's file name, else the stem). Every
     target is checked before anything is written, so a refusal to overwrite leaves no half-done
-    set of files. Returns the paths written (a dict with ``wav_method`` set).
+    set of files. ``new_notes`` (indices into ``ns.notes``) are coloured as the continuation
+    (default: pitched notes from ``continuation_start`` on). ``view_start`` (seconds) draws and
+    renders only from there to the end (the WAV then starts there). Returns the paths written
+    (a dict with ``wav_method`` set).
     """
     stem = os.fspath(stem)
     targets = {kind: Path(f"{stem}.{kind}") for kind, on in (("png", png), ("wav", wav)) if on}
@@ -57,10 +62,16 @@ def render_sequence(
             continuation_start=continuation_start,
             title=title,
             force=force,
+            new_notes=new_notes,
+            view_start=view_start,
         )
     if "wav" in targets:
+        heard = ns
+        if view_start is not None and view_start > 0 and not ns.is_quantized:
+            end = max([ns.total_time, *(n.end_time for n in ns.notes)])
+            heard = extract_subsequence(ns, view_start, end + 1e-6)
         result["wav"], result.wav_method = render_wav(
-            ns,
+            heard,
             targets["wav"],
             sample_rate=sample_rate,
             soundfont=soundfont,
