@@ -8,6 +8,8 @@ from melodyrnn.cli.verbs import parse_chords, parse_range, print_rendered, verb
 
 # --- continue -----------------------------------------------------------------------------
 
+VIEW_BARS = 8  # bars of the continued track a PNG/WAV shows before the continuation
+
 
 def _add_continue(p: argparse.ArgumentParser) -> None:
     p.add_argument("primer", help="the MIDI file to continue")
@@ -212,8 +214,10 @@ def _render(args, ns, path, primer, first_new: int, extras) -> None:
     if not kinds:
         return
     window = None
-    if not args.full and not args.exclude_primer:
-        window = primer.step_to_seconds(max(0, primer.track_end_step - 4 * primer.steps_per_bar))
+    if not args.full and not args.exclude_primer:  # the track's last 8 bars on
+        bar = primer.steps_per_bar
+        first = (max(primer.track_end_step, 1) - 1) // bar * bar - (VIEW_BARS - 1) * bar
+        window = primer.step_to_seconds(first) if first > 0 else None
     rendered = render_sequence(  # from memory: the MIDI just written is not read back
         ns,
         path.with_suffix(""),

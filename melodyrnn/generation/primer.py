@@ -5,23 +5,27 @@ or polyphonic primers, pitches outside 48-83, tempo changes, a forced gap after 
 output as piano at 120 qpm without velocity). This module does what a musician expects:
 
 1. **Track.** The melody is one track, named, numbered or chosen
-   (:func:`~melodyrnn.generation.tracks.choose_melody_track`). Polyphony is reduced to the top
-   line at equal onsets (Magenta's generation does the same).
-2. **Time.** The continuation follows the last time-signature section that holds the melody;
-   tempo changes inside it are flattened onto beats (:func:`~melodyrnn.sequence.flatten_tempo`),
-   so files with tempo drift work, and the continuation is placed back on the file's own tempo
-   map (the last tempo goes on after the end).
+   (:func:`~melodyrnn.generation.tracks.choose_track`; never a drum-like one). Polyphony is
+   reduced to the top line at equal onsets (Magenta's generation does the same). A drum model
+   reads the drum track instead (:mod:`melodyrnn.generation.drum_primer`).
+2. **Time.** The continuation follows the last time-signature section that holds the melody,
+   ignoring degenerate ones (:mod:`melodyrnn.generation.sections`); tempo changes inside it are
+   flattened onto beats (:func:`~melodyrnn.sequence.flatten_tempo`), so files with tempo drift
+   work, and the continuation is placed back on the file's own tempo map (the last tempo goes
+   on after the end). The model is primed with the melody's last 64 bars by default.
 3. **Pitch.** The melody's key is estimated (:meth:`Primer.key`: its key signature when the
    notes agree, else a key profile) and the melody is moved so the model sees the key it was
    trained in, centred in its range (:mod:`melodyrnn.generation.shaping`); with
    ``key_finding="magenta"`` it is squashed exactly as Magenta does
    (:meth:`~melodyrnn.events.melody.Melody.squash`). The continuation is transposed back by the
    same amount and kept in the primer's register; ``ending`` may make it cadence.
-4. **Start.** The continuation starts exactly where the melody track's last note ends (on the
-   next 16th step if that note ends between steps): no gap is forced (unlike magenta#2051) and
-   nothing overlaps the primer. When the primer's last note sounds up to that point, the first
-   event is a new note or a rest, never a hold that would lengthen it, so the primer is kept
-   exactly as it was.
+4. **Start.** By default the continuation starts on the first 16th step at or after the
+   file's last note of any track, the silence after the melody shortened by whole bars
+   (:mod:`melodyrnn.generation.sections`); with ``at="melody-end"`` exactly where the melody
+   track's last note ends (on the next 16th step if that note ends between steps). No gap is
+   forced (unlike magenta#2051) and nothing overlaps the primer. When the primer's last note
+   sounds up to the start, the first event is a new note or a rest, never a hold that would
+   lengthen it, so the primer is kept exactly as it was.
 5. **Output.** One NoteSequence per variation: the whole primer file (every track, tempo map,
    time and key signatures, controllers, programs and velocities) plus the continuation on the
    melody track's instrument and program, at the melody's median velocity. With
@@ -41,6 +45,7 @@ from melodyrnn.errors import MelodyRNNError, PrimerError
 from melodyrnn.events.keys import KeyEstimate, estimate_melody_key, magenta_key
 from melodyrnn.events.melody import Melody
 from melodyrnn.generation.drum_primer import prepare_drum_primer
+from melodyrnn.generation.merge import merge_continuation
 from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.generation.sections import (
     PrimerTiming,
@@ -61,11 +66,9 @@ from melodyrnn.generation.shaping import (
 )
 from melodyrnn.generation.tracks import TrackChoice, choose_track
 from melodyrnn.sequence import (
-    InstrumentInfo,
     KeySignature,
     Note,
     NoteSequence,
-    Tempo,
     TempoMap,
     TimeSignature,
     extract_subsequence,
@@ -202,7 +205,7 @@ def prepare_melody_primer(
     steps_per_bar = melody.steps_per_bar
     keep = primer_steps(primer_bars, steps_per_bar)
     if len(melody) > keep:
-        cut = (len(melody) - keep) // steps_per_bar * steps_per_bar
+        cut = -(-(len(melody) - keep) // steps_per_bar) * steps_per_bar  # at most ``keep``
         melody = Melody(  # a note held across the cut becomes a rest
             [int(e) for e in melody.to_array()[cut:]],
             start_step=melody.start_step + cut,
@@ -390,51 +393,6 @@ def continuation_notes(primer: Primer, events: np.ndarray) -> list[Note]:
             )
     close(start + len(events))
     return notes
-
-
-def merge_continuation(
-    primer: Primer, events: np.ndarray, exclude_primer: bool = False
-) -> NoteSequence:
-    """The output sequence of one variation (module docstring, step 5); ``primer`` a
-    :class:`Primer` or a :class:`~melodyrnn.generation.drum_primer.DrumPrimer`."""
-    notes = primer.notes_of(events)
-    begin = primer.step_to_seconds(primer.end_step)
-    finish = primer.step_to_seconds(primer.end_step + len(events))
-    if not exclude_primer:
-        out = primer.source.copy()
-        out.notes.extend(notes)
-        out.total_time = max(out.total_time, finish)
-        return out
-    src = primer.source
-    out = NoteSequence(
-        ticks_per_quarter=src.ticks_per_quarter,
-        filename=src.filename,
-        instrument_infos=[
-            InstrumentInfo(i.instrument, i.name)
-            for i in src.instrument_infos
-            if i.instrument == primer.instrument
-        ],
-    )
-    out.tempos = [Tempo(0.0, _in_force(src.tempos, begin, "qpm", 120.0))]
-    meter = latest(src.time_signatures, begin)
-    if meter is not None:
-        out.time_signatures = [TimeSignature(0.0, meter.numerator, meter.denominator)]
-    key = latest(src.key_signatures, begin)
-    if key is not None:
-        out.key_signatures = [KeySignature(0.0, key.key, key.mode)]
-    for note in notes:
-        note.start_time -= begin
-        note.end_time -= begin
-        note.quantized_start_step -= primer.end_step
-        note.quantized_end_step -= primer.end_step
-        out.notes.append(note)
-    out.total_time = finish - begin
-    return out
-
-
-def _in_force(events, time: float, attr: str, default):
-    event = latest(events, time)
-    return getattr(event, attr) if event is not None else default
 
 
 def continue_merged(

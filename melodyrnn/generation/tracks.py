@@ -136,12 +136,13 @@ def choose_track(ns: NoteSequence, track: str | int = "auto") -> TrackChoice:
     melodic = {i: n for i, n in pitched.items() if not is_drum_like(n, names.get(i, ""))}
     if not melodic:
         if ns.notes:
-            drums = "drum" if not pitched else "drum or percussion"
+            drums, other = ("drum", "") if not pitched else ("drum or percussion", ", or name a "
+                                                            "track with {track}")  # fmt: skip
             raise PrimerError(
                 f"{where} has only {drums} notes; melody models continue melodies: continue it "
                 f"with a drum model, e.g. melodyrnn continue {where} {{model}} drum_kit_rnn.mag "
                 "(Magenta's drum_kit_rnn bundle; a magenta.js drum_kit_rnn checkpoint folder "
-                "works too), or name a track with {track}",
+                f"works too){other}",
                 parameters=("model", "track"),
             )
         raise PrimerError(f"{where} has no notes to continue")

@@ -29,7 +29,7 @@ BAR_LINE_COLOR = "#d0d0d0"
 CONTINUATION_LINE_COLOR = "#b0b0b0"
 
 # Height of one pitch row when the default 4-inch plot would make rows smaller.
-ROW_INCHES = 0.08
+ROW_INCHES = 0.12
 
 # Beyond this many bars, only every n-th bar line is drawn, or they would grey out the plot.
 _MAX_BAR_LINES = 400
@@ -73,7 +73,7 @@ def piano_roll_png(
     view_start: float | None = None,
 ) -> Path:
     """Draw ``ns`` as a piano roll and write it to ``path`` as a ``width*dpi`` x ``height*dpi``
-    pixel PNG (``height`` default: 4 inches, taller when more than 50 pitch rows need
+    pixel PNG (``height`` default: 4 inches, taller when more than 33 pitch rows need
     :data:`ROW_INCHES` each; every row is labelled with its note name, sharps included).
 
     The new notes are drawn in :data:`CONTINUATION_COLOR` (drum hits as crosses of that colour),
@@ -133,10 +133,12 @@ def piano_roll_png(
         ax.axvline(bar, color=BAR_LINE_COLOR, linewidth=0.6, zorder=0)
 
     ax.set_ylim(low - 0.5, high + 0.5)
-    ticks = list(range(low, high + 1))
-    row_points = height * 72 / (high - low + 1) * 0.8  # a row's height, in points, less margins
+    rows = pitch_rows(low, high)
+    row_points = height * 72 / len(rows) * 0.8  # a row's height, in points, less margins
     ax.set_yticks(
-        ticks, [pitch_name(p) for p in ticks], fontsize=min(8.0, max(3.0, row_points * 0.8))
+        [p for p, _ in rows],
+        [name for _, name in rows],
+        fontsize=min(8.0, max(3.0, row_points * 0.8)),
     )
     for c in (p for p in range(low, high + 1) if p % 12 == 0):
         ax.axhline(c - 0.5, color=BAR_LINE_COLOR, linewidth=0.6, zorder=0)
@@ -185,6 +187,11 @@ def piano_roll_png(
     with atomic_output(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi)
     return path
+
+
+def pitch_rows(low: int, high: int) -> list[tuple[int, str]]:
+    """Every pitch row from ``low`` to ``high`` with its label (sharps included: C#4)."""
+    return [(p, pitch_name(p)) for p in range(low, high + 1)]
 
 
 def _note_boxes(notes) -> np.ndarray:
