@@ -463,3 +463,15 @@ def test_force_re_renders_the_pictures_of_a_rewritten_midi(tmp_path, capsys):
 
 def test_every_pitch_row_is_labelled():
     assert pitch_rows(59, 63) == [(59, "B3"), (60, "C4"), (61, "C#4"), (62, "D4"), (63, "D#4")]
+
+
+def test_continue_midi_takes_a_drum_model_too(tmp_path):
+    from melodyrnn import continue_midi
+    from melodyrnn.generation.options import SamplingOptions
+
+    path = groove(tmp_path / "g.mid", with_bass=True)
+    source = midi_to_sequence(path)
+    [out] = continue_midi(path, 16, SamplingOptions(seed=1), model=DRUM_KIT_JS)
+    _, new = split_notes(source, out)
+    assert new and all(n.is_drum for n in new)
+    assert min(n.start_time for n in new) >= last_end(source) - TICK

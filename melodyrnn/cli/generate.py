@@ -118,6 +118,7 @@ def _run_continue(args) -> int:
     from melodyrnn.files import check_output_file, prepare_output_dir
     from melodyrnn.generation.music_rnn import load_model
     from melodyrnn.generation.primer import continue_merged, prepare_primer
+    from melodyrnn.generation.sections import continuation_length
     from melodyrnn.generation.shaping import ending_steps
     from melodyrnn.io.midi import midi_to_sequence, sequence_to_midi_file
 
@@ -133,6 +134,7 @@ def _run_continue(args) -> int:
         for candidate in [path, *(path.with_suffix(e) for e in extras)]:
             check_output_file(candidate, force=args.force)
 
+    continuation_length(args.steps, args.bars)  # the numbers, before any work
     source = midi_to_sequence(args.primer)
     model = load_model(args.model)
     primer = prepare_primer(

@@ -38,6 +38,7 @@ __all__ = [
     "PrimerTiming",
     "check_placement",
     "check_primer_length",
+    "continuation_length",
     "file_end_time",
     "grid_step",
     "latest",
@@ -111,26 +112,33 @@ class PrimerTiming:
     def continuation_steps(self, steps: int | None = None, bars: float | None = None) -> int:
         """The continuation length asked for as ``steps`` or ``bars`` (default 64 steps),
         checked: at least 1 step, at most limits' max_generation_steps."""
-        if bars is not None:
-            return self.steps_for_bars(bars)
-        steps = 64 if steps is None else steps
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise PrimerError(
-                f"the continuation must be at least 1 step long, got {steps}",
-                parameters=("steps",),
-            )
-        check_limit("max_generation_steps", steps, "the continuation")
-        return steps
+        return continuation_length(steps, bars, self.steps_per_bar)
 
     def steps_for_bars(self, bars: float) -> int:
         """A continuation length of ``bars`` bars of the section's meter, in steps."""
+        return continuation_length(None, bars, self.steps_per_bar)
+
+
+def continuation_length(
+    steps: int | None = None, bars: float | None = None, steps_per_bar: int = 1
+) -> int:
+    """A continuation length of ``steps`` steps or ``bars`` bars (default 64 steps), checked;
+    with the default ``steps_per_bar`` it checks the numbers before the primer is read."""
+    if bars is not None:
         if not (isinstance(bars, int | float) and math.isfinite(bars) and bars > 0):
             raise PrimerError(
                 f"{{bars}} must be a finite number > 0, got {bars}", parameters=("bars",)
             )
-        steps = bars * self.steps_per_bar
-        check_limit("max_generation_steps", steps, "the continuation")
-        return max(1, round(steps))
+        length = bars * steps_per_bar
+        check_limit("max_generation_steps", length, "the continuation")
+        return max(1, round(length))
+    steps = 64 if steps is None else steps
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise PrimerError(
+            f"the continuation must be at least 1 step long, got {steps}", parameters=("steps",)
+        )
+    check_limit("max_generation_steps", steps, "the continuation")
+    return steps
 
 
 def grid_step(tempo_map: TempoMap, seconds: float) -> int:
