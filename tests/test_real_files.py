@@ -475,3 +475,18 @@ def test_continue_midi_takes_a_drum_model_too(tmp_path):
     _, new = split_notes(source, out)
     assert new and all(n.is_drum for n in new)
     assert min(n.start_time for n in new) >= last_end(source) - TICK
+
+
+def test_render_with_a_continuation_start_shows_the_bars_before_it(tmp_path, capsys):
+    path = arrangement(tmp_path / "song.mid", vocal_bars=20, outro_bars=0)  # 40 s
+    for extra, folder in (([], "w"), (["--full"], "f")):
+        code, _, err = cli(capsys, "render", path, "--wav", "-o", tmp_path / folder,
+                           "--continuation-start", 36, *extra)  # fmt: skip
+        assert code == 0, err
+    seconds = {}
+    for folder in ("w", "f"):
+        with wave.open(str(tmp_path / folder / "song.wav")) as f:
+            seconds[folder] = f.getnframes() / f.getframerate()
+    # 36 s starts bar 19; eight bars before it is bar 11 (20 s): 20 s to 40 s, plus the tail.
+    assert seconds["w"] == pytest.approx(40 - 20 + 1.0, abs=0.1)
+    assert seconds["f"] == pytest.approx(40 + 1.0, abs=0.1)

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from melodyrnn.render.audio import render_wav
-from melodyrnn.render.piano_roll import piano_roll_png
+from melodyrnn.render.piano_roll import bar_start_times, piano_roll_png
 from melodyrnn.render.targets import check_target
 from melodyrnn.sequence import NoteSequence, extract_subsequence
 
@@ -92,17 +92,24 @@ def render_file(
     sample_rate: int = 22050,
     soundfont: str | os.PathLike | None = None,
     method: str = "auto",
+    view_bars: int | None = None,
 ) -> RenderedFiles:
     """Write FILE.png and/or FILE.wav for the MIDI file FILE.mid, beside it or in ``out_dir``.
 
-    Every target is checked before anything is written, so a refusal to overwrite leaves no
-    half-done set of files. Returns the paths written (a dict with ``wav_method`` set).
+    With ``continuation_start`` and ``view_bars``, both show only from ``view_bars`` bars before
+    the bar where the continuation starts. Every target is checked before anything is written,
+    so a refusal to overwrite leaves no half-done set of files. Returns the paths written (a
+    dict with ``wav_method`` set).
     """
     from melodyrnn.io.midi import midi_to_sequence
 
     midi_path = Path(midi_path)
     ns = midi_to_sequence(midi_path)
     folder = Path(out_dir) if out_dir is not None else midi_path.parent
+    view_start = None
+    if continuation_start is not None and view_bars:
+        bars = [b for b in bar_start_times(ns, continuation_start) if b <= continuation_start]
+        view_start = bars[max(0, len(bars) - 1 - view_bars)] if bars else None
     return render_sequence(
         ns,
         folder / midi_path.stem,
@@ -114,4 +121,5 @@ def render_file(
         sample_rate=sample_rate,
         soundfont=soundfont,
         method=method,
+        view_start=view_start,
     )
