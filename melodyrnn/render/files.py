@@ -8,6 +8,7 @@ is :mod:`melodyrnn.render.piano_roll`, the audio :mod:`melodyrnn.render.audio`.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -107,8 +108,9 @@ def render_file(
     ns = midi_to_sequence(midi_path)
     folder = Path(out_dir) if out_dir is not None else midi_path.parent
     view_start = None
-    if continuation_start is not None and view_bars:
-        bars = [b for b in bar_start_times(ns, continuation_start) if b <= continuation_start]
+    if continuation_start is not None and view_bars and math.isfinite(continuation_start):
+        until = min(continuation_start, max([ns.total_time, *(n.end_time for n in ns.notes)]))
+        bars = [b for b in bar_start_times(ns, until) if b <= until]
         view_start = bars[max(0, len(bars) - 1 - view_bars)] if bars else None
     return render_sequence(
         ns,
