@@ -219,7 +219,7 @@ def _render(args, ns, path, primer, first_new: int, extras) -> None:
     if not args.full and not args.exclude_primer:  # the track's last 8 bars on
         bar = primer.steps_per_bar
         first = (max(primer.track_end_step, 1) - 1) // bar * bar - (VIEW_BARS - 1) * bar
-        window = primer.step_to_seconds(first) if first > 0 else None
+        window = primer.step_to_seconds(max(first, 0)) or None  # None: from 0
     rendered = render_sequence(  # from memory: the MIDI just written is not read back
         ns,
         path.with_suffix(""),
