@@ -109,10 +109,31 @@ def test_seeded_sampling_is_reproducible(model):
 
 
 def test_uniforms_come_from_numpy_generator(model):
-    uniforms = np.random.default_rng(5).random((24, 2))
+    # Output 0 draws from default_rng(seed), output k from default_rng([seed, k]).
+    per_output = np.stack(
+        [np.random.default_rng(5).random(24), np.random.default_rng([5, 1]).random(24)], axis=1
+    )
     np.testing.assert_array_equal(
         run(model, num_outputs=2, seed=5).classes,
-        run(model, num_outputs=2, uniforms=uniforms).classes,
+        run(model, num_outputs=2, uniforms=per_output).classes,
+    )
+    # shared_stream: one generator, every step's uniforms drawn in row order.
+    shared = np.random.default_rng(5).random((24, 2))
+    np.testing.assert_array_equal(
+        run(model, num_outputs=2, seed=5, shared_stream=True).classes,
+        run(model, num_outputs=2, uniforms=shared).classes,
+    )
+
+
+@pytest.mark.parametrize("beam", [{}, {"beam_size": 2, "branch_factor": 2}])
+def test_variation_k_does_not_depend_on_num_outputs(model, beam):
+    four = run(model, num_outputs=4, seed=5, **beam)
+    for n in (1, 2, 3):
+        fewer = run(model, num_outputs=n, seed=5, **beam)
+        np.testing.assert_array_equal(fewer.classes, four.classes[:n])
+    generator = run(model, num_outputs=3, seed=np.random.default_rng(8))
+    np.testing.assert_array_equal(
+        generator.classes[:1], run(model, num_outputs=1, seed=np.random.default_rng(8)).classes
     )
 
 

@@ -201,6 +201,7 @@ def test_samples_have_what_their_names_promise():
         "amazing_grace_3_4.mid",
         "greensleeves_6_8.mid",
         "ode_to_joy.mid",
+        "pop_arrangement.mid",
         "saints_multitrack.mid",
         "twinkle_wide_range.mid",
     ]
@@ -224,6 +225,11 @@ def test_samples_have_what_their_names_promise():
     }
     assert [i.name for i in saints.instrument_infos] == ["trumpet", "bass", "drums"]
     assert saints.key_signatures and saints.control_changes and saints.pitch_bends
+    pop = by_name["pop_arrangement.mid"]  # eleven tracks; the vocal ends before the outro
+    assert len(pop.instrument_infos) == 11 and pop.instrument_infos[0].name == "Vocal"
+    vocal_end = max(n.end_time for n in pop.notes if n.instrument == 0)
+    assert max(n.end_time for n in pop.notes) - vocal_end > 4 * 60 / 112 * 3
+    assert {n.program for n in pop.notes if n.instrument == 8} == {113}  # the Agogo 'Aux'
 
 
 # --- hypothesis: random sequences survive MIDI round trips ---------------------------------------
@@ -687,6 +693,7 @@ SYMUSIC_REFUSES = {
     "drums.mid": "two different notes of an instrument end on the same tick",
     "multitrack_3_4.mid": "control changes or pitch bends come at or before",
     "poly_overlap.mid": "two notes of one pitch overlap",
+    "pop_arrangement.mid": "two different notes of an instrument end on the same tick",
     "saints_multitrack.mid": "control changes or pitch bends come at or before",
 }
 

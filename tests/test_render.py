@@ -99,7 +99,7 @@ def test_bar_start_times_follow_tempo_and_meter(tempos, meters, end, expected):
 
 
 def test_piano_roll_size_colours_and_drums(saints, tmp_path):
-    path = piano_roll_png(saints, tmp_path / "saints.png", continuation_start=15.0)
+    path = piano_roll_png(saints, tmp_path / "saints.png", continuation_start=15.0, height=4.0)
     assert path == tmp_path / "saints.png"
     image = imread(path)
     assert image.shape[:2] == (400, 1200)

@@ -91,6 +91,10 @@ def _add_render(p: argparse.ArgumentParser) -> None:
         help="seconds where a continuation starts (notes after it get their own colour)",
     )
     p.add_argument("--soundfont", help="a General MIDI .sf2 soundfont for --wav")
+    p.add_argument(
+        "--full", action="store_true",
+        help="with --continuation-start: the whole file (default: from 8 bars before it)",
+    )  # fmt: skip
     p.add_argument("--force", action="store_true", help="overwrite existing files")
 
 
@@ -117,6 +121,7 @@ def _run_render(args) -> int:
         continuation_start=args.continuation_start,
         soundfont=args.soundfont,
         force=args.force,
+        view_bars=None if args.full else 8,
     )
     print_rendered(rendered)
     return 0

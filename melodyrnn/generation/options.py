@@ -12,7 +12,10 @@ Token choice (the sampler reads these):
 * ``temperature``: None or 0 picks the most likely event (argmax), otherwise the softmax
   temperature of tfjs-exact multinomial sampling;
 * ``seed``: an int or a ``numpy.random.Generator``; the same seed gives the same tokens;
-* ``num_outputs``: independent variations, generated in one batch;
+* ``num_outputs``: independent variations, generated in one batch; variation k depends only
+  on the seed and k (each has its own random stream);
+* ``shared_stream``: draw every variation from one random stream in row order instead (the
+  layout before per-variation streams: variation 1 then depends on ``num_outputs``);
 * ``top_k`` / ``top_p``: sample among the k most likely classes / the nucleus of mass p;
 * ``beam_size``, ``branch_factor``, ``steps_per_iteration``: Magenta's beam search.
 
@@ -53,6 +56,7 @@ class SamplingOptions:
     pitch_range: tuple[int, int] | None = None
     key: str | int | None = None
     scale: str | None = None
+    shared_stream: bool = False
 
     def __post_init__(self) -> None:
         t = self.temperature

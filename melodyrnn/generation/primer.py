@@ -5,23 +5,27 @@ or polyphonic primers, pitches outside 48-83, tempo changes, a forced gap after 
 output as piano at 120 qpm without velocity). This module does what a musician expects:
 
 1. **Track.** The melody is one track, named, numbered or chosen
-   (:func:`~melodyrnn.generation.tracks.choose_melody_track`). Polyphony is reduced to the top
-   line at equal onsets (Magenta's generation does the same).
-2. **Time.** The continuation follows the last time-signature section that holds the melody;
-   tempo changes inside it are flattened onto beats (:func:`~melodyrnn.sequence.flatten_tempo`),
-   so files with tempo drift work, and the continuation is placed back on the file's own tempo
-   map (the last tempo goes on after the end).
+   (:func:`~melodyrnn.generation.tracks.choose_track`; never a drum-like one). Polyphony is
+   reduced to the top line at equal onsets (Magenta's generation does the same). A drum model
+   reads the drum track instead (:mod:`melodyrnn.generation.drum_primer`).
+2. **Time.** The continuation follows the last time-signature section that holds the melody,
+   ignoring degenerate ones (:mod:`melodyrnn.generation.sections`); tempo changes inside it are
+   flattened onto beats (:func:`~melodyrnn.sequence.flatten_tempo`), so files with tempo drift
+   work, and the continuation is placed back on the file's own tempo map (the last tempo goes
+   on after the end). The model is primed with the melody's last 64 bars by default.
 3. **Pitch.** The melody's key is estimated (:meth:`Primer.key`: its key signature when the
    notes agree, else a key profile) and the melody is moved so the model sees the key it was
    trained in, centred in its range (:mod:`melodyrnn.generation.shaping`); with
    ``key_finding="magenta"`` it is squashed exactly as Magenta does
    (:meth:`~melodyrnn.events.melody.Melody.squash`). The continuation is transposed back by the
    same amount and kept in the primer's register; ``ending`` may make it cadence.
-4. **Start.** The continuation starts exactly where the melody track's last note ends (on the
-   next 16th step if that note ends between steps): no gap is forced (unlike magenta#2051) and
-   nothing overlaps the primer. When the primer's last note sounds up to that point, the first
-   event is a new note or a rest, never a hold that would lengthen it, so the primer is kept
-   exactly as it was.
+4. **Start.** By default the continuation starts on the first 16th step at or after the
+   file's last note of any track, the silence after the melody shortened by whole bars
+   (:mod:`melodyrnn.generation.sections`); with ``at="melody-end"`` exactly where the melody
+   track's last note ends (on the next 16th step if that note ends between steps). No gap is
+   forced (unlike magenta#2051) and nothing overlaps the primer. When the primer's last note
+   sounds up to the start, the first event is a new note or a rest, never a hold that would
+   lengthen it, so the primer is kept exactly as it was.
 5. **Output.** One NoteSequence per variation: the whole primer file (every track, tempo map,
    time and key signatures, controllers, programs and velocities) plus the continuation on the
    melody track's instrument and program, at the melody's median velocity. With
@@ -40,34 +44,43 @@ from melodyrnn.constants import DEFAULT_STEPS_PER_QUARTER, MELODY_NOTE_OFF
 from melodyrnn.errors import MelodyRNNError, PrimerError
 from melodyrnn.events.keys import KeyEstimate, estimate_melody_key, magenta_key
 from melodyrnn.events.melody import Melody
+from melodyrnn.generation.drum_primer import prepare_drum_primer
+from melodyrnn.generation.merge import merge_continuation
 from melodyrnn.generation.options import SamplingOptions
+from melodyrnn.generation.sections import (
+    PrimerTiming,
+    check_placement,
+    check_primer_length,
+    file_end_time,
+    grid_step,
+    latest,
+    placement,
+    primer_steps,
+    section_start,
+)
 from melodyrnn.generation.shaping import (
     default_register,
     ending_mask,
     ending_steps,
     fit_amount,
 )
-from melodyrnn.generation.tracks import choose_melody_track
-from melodyrnn.limits import check_limit, limit
+from melodyrnn.generation.tracks import TrackChoice, choose_track
 from melodyrnn.sequence import (
-    InstrumentInfo,
     KeySignature,
     Note,
     NoteSequence,
-    Tempo,
     TempoMap,
     TimeSignature,
     extract_subsequence,
     flatten_tempo,
     quantize_note_sequence,
-    time_change_points,
 )
 
 # --- the primer ----------------------------------------------------------------------------
 
 
 @dataclass
-class Primer:
+class Primer(PrimerTiming):
     """A real file, read and fitted for continuation (see the module docstring)."""
 
     source: NoteSequence  # the whole file, unquantized, as read
@@ -81,6 +94,25 @@ class Primer:
     end_step: int  # the step (of the section) where the continuation starts
     beat_steps: int = DEFAULT_STEPS_PER_QUARTER  # steps per beat (6 in 6/8, 9/8, 12/8)
     key_signature: KeySignature | None = None  # the file's, in force where the melody ends
+    track: TrackChoice | None = None  # the chosen track and the ranking it won
+    track_end_step: int = 0  # the step where the melody track's last note ends
+    primer_bars: int = 0  # bars of melody the model is primed with
+
+    kind = "melody"  # the event family this primer feeds
+
+    @property
+    def skipped_bars(self) -> int:
+        """Whole bars of silence between the melody's end and the start, not fed to the model."""
+        context_end = self.melody.start_step + len(self.melody)
+        return (self.end_step - context_end) // self.steps_per_bar
+
+    def continue_rows(self, model, steps, options, **kwargs) -> list[np.ndarray]:
+        """:func:`continue_primer` of this primer."""
+        return continue_primer(self, model, steps, options, **kwargs)
+
+    def notes_of(self, events: np.ndarray) -> list[Note]:
+        """:func:`continuation_notes` of this primer."""
+        return continuation_notes(self, events)
 
     def key(self, key_finding: str = "profile") -> KeyEstimate:
         """The melody's key: :func:`~melodyrnn.events.keys.estimate_melody_key` ("profile",
@@ -112,62 +144,49 @@ class Primer:
     def events(self) -> np.ndarray:
         return self.melody.to_array()
 
-    def step_to_seconds(self, step: float) -> float:
-        """Seconds in the source file of a step of the section."""
-        return self.section_start + self.tempo_map.seconds_at(step / DEFAULT_STEPS_PER_QUARTER)
-
-    @property
-    def continuation_start(self) -> float:
-        """Seconds in the source file where the continuation starts."""
-        return self.step_to_seconds(self.end_step)
-
-    def continuation_steps(self, steps: int | None = None, bars: float | None = None) -> int:
-        """The continuation length asked for as ``steps`` or ``bars`` (default 64 steps),
-        checked: at least 1 step, at most limits' max_generation_steps."""
-        if bars is not None:
-            return self.steps_for_bars(bars)
-        steps = 64 if steps is None else steps
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise PrimerError(
-                f"the continuation must be at least 1 step long, got {steps}",
-                parameters=("steps",),
-            )
-        check_limit("max_generation_steps", steps, "the continuation")
-        return steps
-
-    def steps_for_bars(self, bars: float) -> int:
-        """A continuation length of ``bars`` bars of the primer's meter, in steps."""
-        if not (isinstance(bars, int | float) and math.isfinite(bars) and bars > 0):
-            raise PrimerError(
-                f"{{bars}} must be a finite number > 0, got {bars}", parameters=("bars",)
-            )
-        steps = bars * self.steps_per_bar
-        check_limit("max_generation_steps", steps, "the continuation")
-        return max(1, round(steps))
-
 
 def prepare_primer(
     source: NoteSequence,
     track: str | int = "auto",
     primer_bars: int | None = None,
-) -> Primer:
-    """Read the melody of a file for continuation (steps 1-2 of the module docstring).
+    *,
+    at: str = "file-end",
+    kind: str = "melody",
+):
+    """Read the track of a file a model of event family ``kind`` continues (module docstring,
+    steps 1-2; :mod:`melodyrnn.generation.sections` for the section, placement ``at`` and the
+    default primer length). ``kind`` "drums" reads a drum track
+    (:func:`~melodyrnn.generation.drum_primer.prepare_drum_primer`); anything else a melody.
 
-    ``primer_bars`` keeps only the last bars of the melody (long files take time to prime).
+    ``primer_bars`` keeps only the last bars of the track (default
+    :data:`~melodyrnn.generation.sections.DEFAULT_PRIMER_BARS`).
     """
+    reader = _READERS.get(kind, prepare_melody_primer)
+    return reader(source, track=track, primer_bars=primer_bars, at=at)
+
+
+def prepare_melody_primer(
+    source: NoteSequence,
+    track: str | int = "auto",
+    primer_bars: int | None = None,
+    at: str = "file-end",
+) -> Primer:
+    """:func:`prepare_primer` for melody models."""
     if source.is_quantized:
         raise PrimerError("prepare_primer takes an unquantized sequence (as read from MIDI)")
+    check_placement(at)
     where = source.filename or "the primer"
-    instrument = choose_melody_track(source, track)
+    choice = choose_track(source, track)
+    instrument = choice.instrument
     notes = [n for n in source.notes if n.instrument == instrument and not n.is_drum]
 
     # The last meter section that holds melody notes; tempo changes inside it are flattened.
     last_onset = max(n.start_time for n in notes)
-    starts = [t for t in time_change_points(source, tempo=False) if t <= last_onset]
-    section_start = starts[-1]
-    end = max(source.total_time, max(n.end_time for n in source.notes)) + 1.0
-    section = extract_subsequence(source, section_start, end)
+    start = section_start(source, last_onset)
+    end = max(source.total_time, file_end_time(source)) + 1.0
+    section = extract_subsequence(source, start, end)
     section.notes = [n for n in section.notes if n.instrument == instrument and not n.is_drum]
+    section.time_signatures = _meter_at_start(section)
     tempo_map = TempoMap(section.tempos)
     try:
         quantized = quantize_note_sequence(
@@ -184,55 +203,52 @@ def prepare_primer(
     if not len(melody):
         raise PrimerError(f"{where}: the melody track has no notes after quantization")
     steps_per_bar = melody.steps_per_bar
-    if primer_bars is not None:
-        if primer_bars < 1:
-            raise PrimerError("{primer_bars} must be at least 1", parameters=("primer_bars",))
-        keep = primer_bars * steps_per_bar
-        if len(melody) > keep:
-            cut = (len(melody) - keep) // steps_per_bar * steps_per_bar
-            melody = Melody(  # a note held across the cut becomes a rest
-                [int(e) for e in melody.to_array()[cut:]],
-                start_step=melody.start_step + cut,
-                steps_per_bar=steps_per_bar,
-                steps_per_quarter=DEFAULT_STEPS_PER_QUARTER,
-            )
-    max_primer = limit("max_primer_steps")
-    if len(melody) > max_primer:
-        raise PrimerError(
-            f"{where}: the melody is {len(melody) // steps_per_bar} bars long; the primer may "
-            f"be at most {max_primer // steps_per_bar} bars: give {{primer_bars}} N to "
-            "continue from its last N bars",
-            parameters=("primer_bars",),
+    keep = primer_steps(primer_bars, steps_per_bar)
+    if len(melody) > keep:
+        cut = -(-(len(melody) - keep) // steps_per_bar) * steps_per_bar  # at most ``keep``
+        melody = Melody(  # a note held across the cut becomes a rest
+            [int(e) for e in melody.to_array()[cut:]],
+            start_step=melody.start_step + cut,
+            steps_per_bar=steps_per_bar,
+            steps_per_quarter=DEFAULT_STEPS_PER_QUARTER,
         )
+    check_primer_length(len(melody), steps_per_bar, where)
     # Start at the grid step where the track's last note ends (the next step if it ends
-    # between steps), so no continuation note overlaps a primer note.
-    last_end = max(n.end_time for n in notes) - section_start
-    end_step = max(
-        melody.start_step + len(melody),
-        math.ceil(tempo_map.beats_at(last_end) * DEFAULT_STEPS_PER_QUARTER - 1e-3),
-    )
-    melody.set_length(end_step - melody.start_step)
+    # between steps), so no continuation note overlaps a primer note; by default after the
+    # file's last note, the silence between shortened by whole bars.
+    last_end = max(n.end_time for n in notes) - start
+    track_end = max(melody.start_step + len(melody), grid_step(tempo_map, last_end))
+    file_end = grid_step(tempo_map, file_end_time(source) - start)
+    end_step, context_end = placement(track_end, file_end, steps_per_bar, at)
+    melody.set_length(context_end - melody.start_step)
     velocities = [n.velocity for n in notes]
-    programs = [n.program for n in notes]
-    meter = _latest(source.time_signatures, last_onset)
+    meter = latest(section.time_signatures, 0.0)
     beat_steps = DEFAULT_STEPS_PER_QUARTER
     if meter is not None and meter.denominator in (2, 4, 8, 16):
         compound = meter.denominator == 8 and meter.numerator % 3 == 0 and meter.numerator > 3
         beat_steps = 6 if compound else 16 // meter.denominator
-    key_signature = _latest(source.key_signatures, last_onset)
     return Primer(
         source=source,
         instrument=instrument,
-        program=max(set(programs), key=programs.count),
+        program=choice.program,
         velocity=int(np.median(velocities)),
-        section_start=section_start,
+        section_start=start,
         tempo_map=tempo_map,
         steps_per_bar=steps_per_bar,
         melody=melody,
         end_step=end_step,
         beat_steps=beat_steps,
-        key_signature=key_signature,
+        key_signature=latest(source.key_signatures, last_onset),
+        track=choice,
+        track_end_step=track_end,
+        primer_bars=math.ceil((track_end - melody.start_step) / steps_per_bar),
     )
+
+
+def _meter_at_start(section: NoteSequence) -> list[TimeSignature]:
+    """The section's one meter (later changes are degenerate sections the section absorbs)."""
+    meter = latest(section.time_signatures, 0.0)
+    return [] if meter is None else [TimeSignature(0.0, meter.numerator, meter.denominator)]
 
 
 # --- fitting into the model and back --------------------------------------------------------
@@ -379,55 +395,6 @@ def continuation_notes(primer: Primer, events: np.ndarray) -> list[Note]:
     return notes
 
 
-def merge_continuation(
-    primer: Primer, events: np.ndarray, exclude_primer: bool = False
-) -> NoteSequence:
-    """The output sequence of one variation (module docstring, step 5)."""
-    notes = continuation_notes(primer, events)
-    begin = primer.step_to_seconds(primer.end_step)
-    finish = primer.step_to_seconds(primer.end_step + len(events))
-    if not exclude_primer:
-        out = primer.source.copy()
-        out.notes.extend(notes)
-        out.total_time = max(out.total_time, finish)
-        return out
-    src = primer.source
-    out = NoteSequence(
-        ticks_per_quarter=src.ticks_per_quarter,
-        filename=src.filename,
-        instrument_infos=[
-            InstrumentInfo(i.instrument, i.name)
-            for i in src.instrument_infos
-            if i.instrument == primer.instrument
-        ],
-    )
-    out.tempos = [Tempo(0.0, _in_force(src.tempos, begin, "qpm", 120.0))]
-    meter = _latest(src.time_signatures, begin)
-    if meter is not None:
-        out.time_signatures = [TimeSignature(0.0, meter.numerator, meter.denominator)]
-    key = _latest(src.key_signatures, begin)
-    if key is not None:
-        out.key_signatures = [KeySignature(0.0, key.key, key.mode)]
-    for note in notes:
-        note.start_time -= begin
-        note.end_time -= begin
-        note.quantized_start_step -= primer.end_step
-        note.quantized_end_step -= primer.end_step
-        out.notes.append(note)
-    out.total_time = finish - begin
-    return out
-
-
-def _latest(events, time: float):
-    before = [e for e in events if e.time <= time + 1e-9]
-    return max(before, key=lambda e: e.time) if before else None
-
-
-def _in_force(events, time: float, attr: str, default):
-    event = _latest(events, time)
-    return getattr(event, attr) if event is not None else default
-
-
 def continue_merged(
     primer: Primer,
     model,
@@ -442,8 +409,7 @@ def continue_merged(
     """:func:`continue_primer` then :func:`merge_continuation`: one NoteSequence per output."""
     from melodyrnn.generation.music_rnn import load_model  # torch: not for ``inspect``
 
-    rows = continue_primer(
-        primer,
+    rows = primer.continue_rows(
         load_model(model),
         steps,
         options,
@@ -469,6 +435,7 @@ def continue_midi(
     chord_progression: list[str] | None = None,
     key_finding: str = "profile",
     ending: str = "free",
+    at: str = "file-end",
 ) -> list[NoteSequence]:
     """Continue a real MIDI phrase: ``options.num_outputs`` variations as NoteSequences.
 
@@ -476,7 +443,8 @@ def continue_midi(
     unquantized NoteSequence; ``options`` a :class:`SamplingOptions` (default: one output at
     temperature 1.0); ``model`` None (the shipped default), a shipped model's name, a folder
     or a loaded :class:`~melodyrnn.generation.music_rnn.MusicRNN`; ``key_finding`` and
-    ``ending`` as in :func:`continue_primer` (the continuation keeps the primer's key and
+    ``ending`` as in :func:`continue_primer`, ``at`` (placement) as in :func:`prepare_primer`;
+    a drum model continues the file's drum track (the continuation keeps the primer's key and
     register unless ``key_finding="magenta"`` / ``options.pitch_range`` say otherwise).
     Returns a list, one
     NoteSequence per variation (module docstring, step 5); write them with
@@ -488,7 +456,12 @@ def continue_midi(
         from melodyrnn.io.midi import midi_to_sequence
 
         source = midi_to_sequence(primer)
-    fitted = prepare_primer(source, track=track, primer_bars=primer_bars)
+    from melodyrnn.generation.music_rnn import load_model  # torch: not for ``inspect``
+
+    model = load_model(model)
+    fitted = prepare_primer(
+        source, track=track, primer_bars=primer_bars, at=at, kind=model.family.kind
+    )
     return continue_merged(
         fitted,
         model,
@@ -499,3 +472,6 @@ def continue_midi(
         key_finding=key_finding,
         ending=ending,
     )
+
+
+_READERS = {"drums": prepare_drum_primer}

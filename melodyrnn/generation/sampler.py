@@ -21,7 +21,10 @@ Choosing a token from logits ``x`` (float32):
 * otherwise tfjs's multinomial rule: ``p = softmax(x / T)`` in float32, ``cdf`` of classes
   ``0..C-2`` accumulated in float32, token = first ``k`` with ``r < cdf_k`` (else ``C-1``) for a
   uniform ``r`` from a seeded ``numpy.random.Generator`` (or replayed from ``uniforms``).
-  Same seed, same tokens.
+  Same seed, same tokens. Every output has its own generator (:func:`_row_generators`), so
+  variation k is the same whatever ``num_outputs`` is; its beam rows share it, drawn in row
+  order. ``shared_stream`` draws every row from one generator in row order instead (the
+  layout before per-output streams).
 * ``mask`` (allowed classes) and ``top_k``/``top_p`` set the other logits to ``-inf`` first,
   so a masked class is never emitted.
 
@@ -215,9 +218,31 @@ def _uniform_source(options: SamplingOptions, uniforms, steps: int, rows: int):
                 f"uniforms must have shape [{steps}] or [{steps}, {rows}], got {list(table.shape)}"
             )
         return lambda t: table[t]
-    seed = options.seed
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    return lambda t: rng.random(rows)
+    if options.shared_stream:  # one stream for every row, drawn in row order each step
+        rng = _generator(options.seed)
+        return lambda t: rng.random(rows)
+    width = rows // options.num_outputs
+    tables = [g.random(steps * width).reshape(steps, width) for g in _row_generators(options)]
+    table = np.concatenate(tables, axis=1)
+    return lambda t: table[t]
+
+
+def _generator(seed) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def _row_generators(options: SamplingOptions) -> list[np.random.Generator]:
+    """One generator per output: output 0 draws from ``default_rng(seed)`` (the stream a single
+    output always had), output k >= 1 from ``default_rng([seed, k])``; a Generator seed is
+    output 0's stream and its spawned children are the others'. Output k depends only on the
+    seed and k, never on ``num_outputs``."""
+    first = _generator(options.seed)
+    others = options.num_outputs - 1
+    if not others:
+        return [first]
+    if isinstance(options.seed, np.random.Generator) or options.seed is None:
+        return [first, *first.spawn(others)]
+    return [first, *(np.random.default_rng([options.seed, k]) for k in range(1, others + 1))]
 
 
 def _static_mask(mask, num_classes: int) -> np.ndarray | None:

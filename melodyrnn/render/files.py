@@ -8,13 +8,14 @@ is :mod:`melodyrnn.render.piano_roll`, the audio :mod:`melodyrnn.render.audio`.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 from melodyrnn.render.audio import render_wav
-from melodyrnn.render.piano_roll import piano_roll_png
+from melodyrnn.render.piano_roll import bar_start_times, piano_roll_png
 from melodyrnn.render.targets import check_target
-from melodyrnn.sequence import NoteSequence
+from melodyrnn.sequence import NoteSequence, extract_subsequence
 
 
 class RenderedFiles(dict):
@@ -37,12 +38,17 @@ def render_sequence(
     sample_rate: int = 22050,
     soundfont: str | os.PathLike | None = None,
     method: str = "auto",
+    new_notes=None,
+    view_start: float | None = None,
 ) -> RenderedFiles:
     """Write STEM.png and/or STEM.wav of ``ns`` (``stem``: the output path without its suffix).
 
     ``title`` is the piano roll's (default: the sequence's file name, else the stem). Every
     target is checked before anything is written, so a refusal to overwrite leaves no half-done
-    set of files. Returns the paths written (a dict with ``wav_method`` set).
+    set of files. ``new_notes`` (indices into ``ns.notes``) are coloured as the continuation
+    (default: pitched notes from ``continuation_start`` on). ``view_start`` (seconds) draws and
+    renders only from there to the end (the WAV then starts there). Returns the paths written
+    (a dict with ``wav_method`` set).
     """
     stem = os.fspath(stem)
     targets = {kind: Path(f"{stem}.{kind}") for kind, on in (("png", png), ("wav", wav)) if on}
@@ -57,10 +63,16 @@ def render_sequence(
             continuation_start=continuation_start,
             title=title,
             force=force,
+            new_notes=new_notes,
+            view_start=view_start,
         )
     if "wav" in targets:
+        heard = ns
+        if view_start is not None and view_start > 0 and not ns.is_quantized:
+            end = max([ns.total_time, *(n.end_time for n in ns.notes)])
+            heard = extract_subsequence(ns, view_start, end + 1e-6)
         result["wav"], result.wav_method = render_wav(
-            ns,
+            heard,
             targets["wav"],
             sample_rate=sample_rate,
             soundfont=soundfont,
@@ -81,17 +93,25 @@ def render_file(
     sample_rate: int = 22050,
     soundfont: str | os.PathLike | None = None,
     method: str = "auto",
+    view_bars: int | None = None,
 ) -> RenderedFiles:
     """Write FILE.png and/or FILE.wav for the MIDI file FILE.mid, beside it or in ``out_dir``.
 
-    Every target is checked before anything is written, so a refusal to overwrite leaves no
-    half-done set of files. Returns the paths written (a dict with ``wav_method`` set).
+    With ``continuation_start`` and ``view_bars``, both show only from ``view_bars`` bars before
+    the bar where the continuation starts. Every target is checked before anything is written,
+    so a refusal to overwrite leaves no half-done set of files. Returns the paths written (a
+    dict with ``wav_method`` set).
     """
     from melodyrnn.io.midi import midi_to_sequence
 
     midi_path = Path(midi_path)
     ns = midi_to_sequence(midi_path)
     folder = Path(out_dir) if out_dir is not None else midi_path.parent
+    view_start = None
+    if continuation_start is not None and view_bars and math.isfinite(continuation_start):
+        until = min(continuation_start, max([ns.total_time, *(n.end_time for n in ns.notes)]))
+        bars = [b for b in bar_start_times(ns, until) if b <= until]
+        view_start = bars[max(0, len(bars) - 1 - view_bars)] if bars else None
     return render_sequence(
         ns,
         folder / midi_path.stem,
@@ -103,4 +123,5 @@ def render_file(
         sample_rate=sample_rate,
         soundfont=soundfont,
         method=method,
+        view_start=view_start,
     )

@@ -28,6 +28,9 @@ DRUM_COLOR = "#2ca02c"
 BAR_LINE_COLOR = "#d0d0d0"
 CONTINUATION_LINE_COLOR = "#b0b0b0"
 
+# Height of one pitch row when the default 4-inch plot would make rows smaller.
+ROW_INCHES = 0.12
+
 # Beyond this many bars, only every n-th bar line is drawn, or they would grey out the plot.
 _MAX_BAR_LINES = 400
 
@@ -63,17 +66,22 @@ def piano_roll_png(
     continuation_start: float | None = None,
     title: str | None = None,
     width: float = 12.0,
-    height: float = 4.0,
+    height: float | None = None,
     dpi: int = 100,
     force: bool = False,
+    new_notes=None,
+    view_start: float | None = None,
 ) -> Path:
     """Draw ``ns`` as a piano roll and write it to ``path`` as a ``width*dpi`` x ``height*dpi``
-    pixel PNG.
+    pixel PNG (``height`` default: 4 inches, taller when more than 33 pitch rows need
+    :data:`ROW_INCHES` each; every row is labelled with its note name, sharps included).
 
-    Pitched notes starting at or after ``continuation_start`` seconds (within a millisecond:
-    MIDI ticks round times) are drawn in
-    :data:`CONTINUATION_COLOR`, earlier ones in :data:`PRIMER_COLOR`; drum hits are
-    :data:`DRUM_COLOR` crosses. ``title`` defaults to the sequence's file name.
+    The new notes are drawn in :data:`CONTINUATION_COLOR` (drum hits as crosses of that colour),
+    the others in :data:`PRIMER_COLOR` (drum hits: :data:`DRUM_COLOR` crosses). ``new_notes``
+    (indices into ``ns.notes``) says which are new; without it, the pitched notes starting at
+    or after ``continuation_start`` seconds (within a millisecond: MIDI ticks round times).
+    ``view_start`` (seconds) draws only from there on (notes sounding there or later).
+    ``title`` defaults to the sequence's file name.
     Raises :class:`OutputExistsError` if ``path`` exists and ``force`` is false.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -84,46 +92,61 @@ def piano_roll_png(
 
     path = Path(path)
     check_target(path, force)
-    if width <= 0 or height <= 0 or dpi <= 0:
-        raise RenderError(f"width, height and dpi must be positive, got {width}, {height}, {dpi}")
-
-    pitched = [n for n in ns.notes if not n.is_drum]
-    drums = [n for n in ns.notes if n.is_drum]
+    begin = max(0.0, float(view_start or 0.0))
     end_time = max([ns.total_time, *(n.end_time for n in ns.notes)])
     if continuation_start is not None:
         end_time = max(end_time, continuation_start)
     end_time = end_time or 1.0
+    if new_notes is None:
+        new = {
+            i
+            for i, n in enumerate(ns.notes)
+            if continuation_start is not None
+            and not n.is_drum
+            and n.start_time >= continuation_start - 1e-3
+        }
+    else:
+        new = set(new_notes)
+    shown = [(i, n) for i, n in enumerate(ns.notes) if n.end_time > begin or n.start_time >= begin]
+    pitches = [n.pitch for _, n in shown] or [60]
+    low, high = min(pitches) - 1, max(pitches) + 1
+    if height is None:
+        height = max(4.0, (high - low + 1) * ROW_INCHES)
+    if width <= 0 or height <= 0 or dpi <= 0:
+        raise RenderError(f"width, height and dpi must be positive, got {width}, {height}, {dpi}")
+    pitched = [n for i, n in shown if not n.is_drum]
+    is_continuation = np.array([i in new for i, n in shown if not n.is_drum], dtype=bool)
+    drums = [n for i, n in shown if n.is_drum and i not in new]
+    new_drums = [n for i, n in shown if n.is_drum and i in new]
 
     fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.set_xlim(0.0, end_time * 1.01)
+    span = end_time - begin
+    ax.set_xlim(begin - (0.01 * span if begin else 0.0), end_time + 0.01 * span)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("pitch")
     ax.set_title(title if title is not None else _default_title(ns, path))
 
-    bars = bar_start_times(ns, end_time)
+    bars = [b for b in bar_start_times(ns, end_time) if b >= begin - 1e-9]
     for bar in bars[:: math.ceil(len(bars) / _MAX_BAR_LINES) or 1]:
         ax.axvline(bar, color=BAR_LINE_COLOR, linewidth=0.6, zorder=0)
 
-    pitches = [n.pitch for n in ns.notes] or [60]
-    low, high = min(pitches) - 1, max(pitches) + 1
     ax.set_ylim(low - 0.5, high + 0.5)
-    ticks = _pitch_ticks(low, high)
-    ax.set_yticks(ticks, [pitch_name(p) for p in ticks])
+    rows = pitch_rows(low, high)
+    row_points = height * 72 / len(rows) * 0.8  # a row's height, in points, less margins
+    ax.set_yticks(
+        [p for p, _ in rows],
+        [name for _, name in rows],
+        fontsize=min(8.0, max(3.0, row_points * 0.8)),
+    )
     for c in (p for p in range(low, high + 1) if p % 12 == 0):
         ax.axhline(c - 0.5, color=BAR_LINE_COLOR, linewidth=0.6, zorder=0)
 
     legend: list = []
-    is_continuation = np.array(
-        [
-            continuation_start is not None and n.start_time >= continuation_start - 1e-3
-            for n in pitched
-        ],
-        dtype=bool,
-    )
+    labelled = continuation_start is not None or bool(new)
     groups = [
-        (~is_continuation, PRIMER_COLOR, "primer" if continuation_start is not None else "notes"),
+        (~is_continuation, PRIMER_COLOR, "primer" if labelled else "notes"),
         (is_continuation, CONTINUATION_COLOR, "continuation"),
     ]
     for mask, color, label in groups:
@@ -135,17 +158,20 @@ def piano_roll_png(
                 )
             )
             legend.append(Patch(facecolor=color, label=label))
-    if drums:
+    for hits, color, label in ((drums, DRUM_COLOR, "drums"), (new_drums, CONTINUATION_COLOR,
+                                                               "new drums")):  # fmt: skip
+        if not hits:
+            continue
         ax.plot(
-            [n.start_time for n in drums],
-            [n.pitch for n in drums],
+            [n.start_time for n in hits],
+            [n.pitch for n in hits],
             linestyle="none",
             marker="x",
             markersize=4,
             markeredgewidth=1.2,
-            color=DRUM_COLOR,
+            color=color,
         )
-        legend.append(Line2D([], [], linestyle="none", marker="x", color=DRUM_COLOR, label="drums"))
+        legend.append(Line2D([], [], linestyle="none", marker="x", color=color, label=label))
     if continuation_start is not None:
         ax.axvline(continuation_start, color=CONTINUATION_LINE_COLOR, linewidth=1.5, linestyle="--")
         legend.append(
@@ -163,13 +189,9 @@ def piano_roll_png(
     return path
 
 
-def _pitch_ticks(low: int, high: int) -> list[int]:
-    """The C of every octave in ``low..high``; every white key too when the range is narrow,
-    so a melody within an octave still has labels to read."""
-    white_keys = {0, 2, 4, 5, 7, 9, 11}
-    if high - low <= 24:
-        return [p for p in range(low, high + 1) if p % 12 in white_keys]
-    return [p for p in range(low, high + 1) if p % 12 == 0]
+def pitch_rows(low: int, high: int) -> list[tuple[int, str]]:
+    """Every pitch row from ``low`` to ``high`` with its label (sharps included: C#4)."""
+    return [(p, pitch_name(p)) for p in range(low, high + 1)]
 
 
 def _note_boxes(notes) -> np.ndarray:
