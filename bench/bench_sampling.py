@@ -1,12 +1,17 @@
-"""Sampling speed: argmax continuation with a basic_rnn-shaped 2x512 model, torch vs numpy.
+"""Sampling speed: argmax continuation, basic_rnn-shaped 2x512 model: ours, numpy, magenta.js.
 
 Generates 512 tokens after a 16-step primer with :func:`melodyrnn.generation.sampler.generate`
-(batch 1 and batch 64, one-hot feedback) and, as the ceiling, with a framework-free float32
-numpy implementation of the same math (preallocated buffers, BLAS matmuls). Each number is
-the best of ``--repeats`` runs (the machine is shared). numpy's BLAS thread count is fixed per
-process, so the numpy ceiling is also measured in a subprocess with one BLAS thread.
+(batch 1 and batch 64, one-hot feedback) with each step backend ("auto", "numpy", "torch")
+and, as the ceiling, with a framework-free float32 numpy implementation of the same math
+(preallocated buffers, two BLAS matmuls per layer, no bookkeeping). Each number is the best of
+``--repeats`` interleaved runs (the machine is shared). numpy's BLAS thread count is pinned to
+one in this process (like-for-like with torch at one thread); a subprocess measures the
+ceiling and our numpy backend again with numpy's default threads. With ``--node-modules``
+(a folder where ``npm install @magenta/music@1.23.1 @tensorflow/tfjs@2.8.6`` ran) the same
+weights are written as a TF.js checkpoint and magenta.js ``MusicRNN.continueSequence``
+(argmax, tfjs's pure-JS CPU backend) is timed in Node by ``bench/magenta_js_sampling.js``.
 
-    python bench/bench_sampling.py [--steps 512] [--repeats 3]
+    python bench/bench_sampling.py [--steps 512] [--repeats 3] [--node-modules DIR]
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 if __name__ == "__main__" and "--numpy-default-threads" not in sys.argv:
     # numpy's BLAS reads its thread count once, at import: pin it here (like-for-like with
@@ -135,7 +142,8 @@ def build_model():
     return model.eval()
 
 
-def time_torch(model, batch: int, steps: int, repeats: int, threads: int | None):
+def time_generate(model, batch: int, steps: int, repeats: int, threads=None, backend="auto"):
+    """tokens/s (best of ``repeats``) and tokens of ``generate`` with one step backend."""
     from melodyrnn.generation.sampler import generate
 
     eye = np.eye(CLASSES, dtype=np.float32)
@@ -153,6 +161,7 @@ def time_torch(model, batch: int, steps: int, repeats: int, threads: int | None)
             n,
             options=SamplingOptions(num_outputs=batch, temperature=None),
             num_threads=threads,
+            backend=backend,
         )
 
     once(8)  # warm-up
@@ -164,51 +173,92 @@ def time_torch(model, batch: int, steps: int, repeats: int, threads: int | None)
     return batch * steps / best, result.classes
 
 
-def time_stepper_loop(model, steps: int, threads: int = 1) -> float:
-    """Batch-1 tokens/s of a bare loop over ``model.stepper()`` (no generate() bookkeeping)."""
-    import torch
+def write_tfjs_checkpoint(folder: Path) -> None:
+    """The bench's random weights as a magenta.js MusicRNN checkpoint (MelodyConverter 48..83)."""
+    names = {
+        "cells.0.kernel": "rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel",
+        "cells.0.bias": "rnn/multi_rnn_cell/cell_0/basic_lstm_cell/bias",
+        "cells.1.kernel": "rnn/multi_rnn_cell/cell_1/basic_lstm_cell/kernel",
+        "cells.1.bias": "rnn/multi_rnn_cell/cell_1/basic_lstm_cell/bias",
+        "logits.weights": "fully_connected/weights",
+        "logits.biases": "fully_connected/biases",
+    }
+    weights = random_weights()
+    entries, data = [], b""
+    for ours, theirs in names.items():
+        value = weights[ours]
+        entries.append({"name": theirs, "shape": list(value.shape), "dtype": "float32"})
+        data += value.astype("<f4").tobytes()
+    (folder / "group1-shard1of1").write_bytes(data)
+    manifest = [{"paths": ["group1-shard1of1"], "weights": entries}]
+    (folder / "weights_manifest.json").write_text(json.dumps(manifest))
+    config = {
+        "type": "MusicRNN",
+        "dataConverter": {"type": "MelodyConverter", "args": {"minPitch": 48, "maxPitch": 83}},
+    }
+    (folder / "config.json").write_text(json.dumps(config))
 
-    eye = np.eye(CLASSES, dtype=np.float32)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with torch.inference_mode():
-            step = model.stepper()
-            logits, state = model(torch.from_numpy(eye[primer_labels()])[None])
-            logits = logits[:, -1]
-            start = time.perf_counter()
-            for _ in range(steps):
-                token = logits.numpy().argmax(axis=1)
-                logits, state = step(torch.from_numpy(eye[token]), state)
-            return steps / (time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(previous)
+
+def time_magenta_js(node_modules: str, steps: int, repeats: int) -> dict:
+    """magenta.js MusicRNN.continueSequence (argmax) on the same weights, in Node."""
+    script = Path(__file__).with_name("magenta_js_sampling.js")
+    with tempfile.TemporaryDirectory() as tmp:
+        write_tfjs_checkpoint(Path(tmp))
+        env = {**os.environ, "NODE_PATH": node_modules}
+        cmd = ["node", str(script), tmp, str(steps), str(repeats)]
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
-def numpy_default_threads(steps: int, repeats: int) -> dict[int, float]:
-    """Run the numpy ceiling in a fresh process with numpy's default BLAS threads."""
+def default_threads_run(steps: int, repeats: int) -> dict[str, float]:
+    """numpy's ceiling and generate()'s numpy backend in a fresh process with numpy's default
+    BLAS threads (the bench process pins them to one)."""
     pinned = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
     env = {k: v for k, v in os.environ.items() if k not in pinned}
     cmd = [sys.executable, __file__, "--numpy-default-threads", "--steps", str(steps)]
     cmd += ["--repeats", str(repeats)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
-    return {int(k): v for k, v in json.loads(out.strip().splitlines()[-1]).items()}
+    return json.loads(out.strip().splitlines()[-1])
+
+
+CASES = [  # (label, implementation, batch, torch threads, generate backend)
+    ("numpy ceiling", "numpy", 1, None, None),
+    ("generate auto", "generate", 1, None, "auto"),
+    ("generate torch", "generate", 1, 1, "torch"),
+    ("numpy ceiling", "numpy", 64, None, None),
+    ("generate numpy", "generate", 64, None, "numpy"),
+    ("generate torch", "generate", 64, 1, "torch"),
+    ("generate auto", "generate", 64, None, "auto"),
+]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--node-modules",
+        help="node_modules folder with @magenta/music 1.23.1 and @tensorflow/tfjs 2.8.6: also "
+        "time magenta.js in Node on the same weights",
+    )
     parser.add_argument("--numpy-default-threads", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.numpy_default_threads:
-        rates = {b: time_numpy(b, args.steps, args.repeats)[0] for b in (1, 64)}
+        model = build_model()
+        rates = {}
+        for _ in range(args.repeats):
+            for batch in (1, 64):
+                numpy_rate = time_numpy(batch, args.steps, 1)[0]
+                ours = time_generate(model, batch, args.steps, 1, None, "numpy")[0]
+                rates[f"numpy {batch}"] = max(rates.get(f"numpy {batch}", 0.0), numpy_rate)
+                rates[f"ours {batch}"] = max(rates.get(f"ours {batch}", 0.0), ours)
         print(json.dumps(rates))
         return
 
     import torch
 
+    torch.set_num_threads(os.cpu_count() or 1)  # as in a process without the BLAS pin above
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -216,54 +266,60 @@ def main() -> None:
     except (OSError, StopIteration):
         pass
     print(f"cpu: {cpu}, {os.cpu_count()} cores; torch {torch.__version__}, numpy {np.__version__}")
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(
         f"model: basic_rnn shape, {INPUT} in, {LAYERS}, {CLASSES} classes; primer {PRIMER}, "
         f"{args.steps} argmax steps; best of {args.repeats} interleaved runs"
     )
 
     model = build_model()
-    cases = [("numpy", 1, 1), ("numpy", 64, 1), ("stepper", 1, 1)]
-    cases += [("torch", b, t) for b in (1, 64) for t in (1, 2)]
-    best = dict.fromkeys(cases, 0.0)
+    best = {case: 0.0 for case in CASES}
     tokens = {}
     for _ in range(args.repeats):  # interleaved, so load from other processes hits all alike
-        for impl, batch, threads in cases:
+        for case in CASES:
+            _, impl, batch, threads, backend = case
             if impl == "numpy":
-                rate, tokens[impl, batch] = time_numpy(batch, args.steps, 1)
-            elif impl == "stepper":
-                rate = time_stepper_loop(model, args.steps)
+                rate, tokens[case] = time_numpy(batch, args.steps, 1)
             else:
-                rate, tokens[impl, batch, threads] = time_torch(
-                    model, batch, args.steps, 1, threads
-                )
-            best[impl, batch, threads] = max(best[impl, batch, threads], rate)
-    numpy_default = numpy_default_threads(args.steps, args.repeats)
+                rate, tokens[case] = time_generate(model, batch, args.steps, 1, threads, backend)
+            best[case] = max(best[case], rate)
+    default = default_threads_run(args.steps, args.repeats)
+    js = time_magenta_js(args.node_modules, args.steps, args.repeats) if args.node_modules else None
 
-    for batch in (1, 64):
-        for threads in (1, 2):
-            same = np.mean(tokens["torch", batch, threads] == tokens["numpy", batch])
-            print(
-                f"torch batch {batch:2d}, {threads} thread(s): "
-                f"{best['torch', batch, threads]:7.0f} tokens/s (tokens equal to numpy's: "
-                f"{same:.0%})"
-            )
-        if batch == 1:
-            rate = best["stepper", 1, 1]
-            print(f"torch batch  1, bare model.stepper() loop, 1 thread: {rate:7.0f} tokens/s")
+    print("| case | batch | torch threads | tokens/s | tokens equal to numpy's |")
+    print("|---|---|---|---|---|")
+    for case in CASES:
+        label, impl, batch, threads, backend = case
+        numpy_tokens = tokens["numpy ceiling", "numpy", batch, None, None]
+        same = np.mean(tokens[case] == numpy_tokens)
+        if backend == "auto":
+            threads = "1" if batch < 16 else str(torch.get_num_threads())
+            label += f" (= {'numpy' if batch < 16 else 'torch'})"
+        shown = threads if impl == "generate" and backend != "numpy" else "-"
+        print(f"| {label} | {batch} | {shown} | {best[case]:.0f} | {same:.0%} |")
+    print(
+        "numpy's default BLAS threads (subprocess): "
+        + ", ".join(f"{k}: {v:.0f}" for k, v in default.items())
+    )
+    ours_1 = best["generate auto", "generate", 1, None, "auto"]
+    ours_64 = best["generate auto", "generate", 64, None, "auto"]
+    numpy_1 = best["numpy ceiling", "numpy", 1, None, None]
+    print(f"batch 1, generate / numpy ceiling, 1 BLAS thread each: {ours_1 / numpy_1:.2f}x")
+    print(
+        "batch 1, generate / numpy ceiling, default BLAS threads: "
+        f"{default['ours 1'] / default['numpy 1']:.2f}x (target >= 0.9x)"
+    )
+    print(f"batch 64 / batch 1 (generate, auto): {ours_64 / ours_1:.1f}x (target >= 6x)")
+    best_64 = max(ours_64, best["generate numpy", "generate", 64, None, "numpy"])
+    print(f"batch 64 / batch 1 (best batch-64 backend): {best_64 / ours_1:.1f}x")
+    if js is not None:
         print(
-            f"numpy batch {batch:2d}, 1 BLAS thread:  {best['numpy', batch, 1]:7.0f} tokens/s; "
-            f"default BLAS threads: {numpy_default[batch]:7.0f} tokens/s"
+            f"magenta.js {js['tfjs']} in Node ({js['backend']} backend): "
+            f"{js['tokens_per_s']:.0f} tokens/s (runs: "
+            f"{', '.join(f'{v:.0f}' for v in js['runs'])}); generate batch 1 / magenta.js: "
+            f"{ours_1 / js['tokens_per_s']:.1f}x (target >= 40x)"
         )
-    default_1 = best["torch", 1, 1]  # generate() picks 1 thread below 16 rows
-    default_64 = best["torch", 64, 2]  # ... and all of torch's threads (here 2) from 16 rows
-    print(
-        f"batch 1: torch / numpy (1 thread each): {default_1 / best['numpy', 1, 1]:.0%}; "
-        f"torch / best numpy: {default_1 / max(best['numpy', 1, 1], numpy_default[1]):.0%} "
-        "(target >= 70%)"
-    )
-    print(
-        f"batch 64 / batch 1 (torch, default threads): {default_64 / default_1:.1f}x (target >= 6x)"
-    )
+    print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":
