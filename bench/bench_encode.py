@@ -68,7 +68,7 @@ def ours(path: str, encoder, times: Counter) -> list[tuple[np.ndarray, np.ndarra
         times["read"] += time.perf_counter() - t0
         return None
     t1 = time.perf_counter()
-    melodies = melodies_from_sequence(ns, SETTINGS, Counter())
+    melodies = melodies_from_sequence(ns, SETTINGS, Counter(), consume=True)
     t2 = time.perf_counter()
     tokens = [encoder.encode(events) for events in melodies]
     t3 = time.perf_counter()
