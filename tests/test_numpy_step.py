@@ -17,7 +17,7 @@ from melodyrnn.errors import GenerationError, ModelInputError
 from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.generation.sampler import choose_step_backend, generate
 from melodyrnn.models import EventRNN
-from melodyrnn.models.numpy_step import NumpyStepper, blas_threads
+from melodyrnn.models.numpy_step import NumpyStepper, blas_threads, fused_weights
 
 SHAPES = {
     "2x64": dict(input_size=38, layer_sizes=[64, 64], num_classes=38),
@@ -79,8 +79,21 @@ def test_a_wrong_weight_is_detected():
     """The comparison can fail: one changed weight moves the logits well beyond 1e-5."""
     model = make_model("attention_first")
     stepper = NumpyStepper(model, 2)
+    stepper.cells[1].kernel = stepper.cells[1].kernel.copy()  # the cached one stays as it is
     stepper.cells[1].kernel[3, 5] += 0.1
     assert rollout(model, stepper, 2, 12, seed=2)[0] > 1e-4
+
+
+def test_fused_weights_are_rebuilt_when_a_parameter_changes():
+    model = make_model("unequal_48_32_40")
+    first = fused_weights(model)
+    assert fused_weights(model) is first  # built once
+    with torch.no_grad():
+        model.cells[2].bias[7] += 0.25  # in place: the same storage, a new version
+    assert fused_weights(model) is not first
+    assert rollout(model, NumpyStepper(model, 2), 2, 10, seed=3)[0] <= 1e-5
+    model.load_state_dict({k: v + 0.01 for k, v in model.state_dict().items()})
+    assert rollout(model, NumpyStepper(model, 2), 2, 10, seed=4)[0] <= 1e-5
 
 
 def test_state_round_trip_and_reorder():
@@ -139,17 +152,14 @@ class NotAnEventRNN(torch.nn.Module):
 
 def test_backend_choice():
     model = make_model("2x64")
-    assert choose_step_backend(model, 1) == "numpy"
-    assert choose_step_backend(model, 15) == "numpy"
-    assert choose_step_backend(model, 16) == "torch"
-    assert choose_step_backend(model, 1, "torch") == "torch"
-    assert choose_step_backend(model, 64, "numpy") == "numpy"
-    assert choose_step_backend(model.double(), 1) == "torch"
-    assert choose_step_backend(NotAnEventRNN(), 1) == "torch"
+    assert choose_step_backend(model) == "numpy"
+    assert choose_step_backend(model, "torch") == "torch"
+    assert choose_step_backend(model.double()) == "torch"
+    assert choose_step_backend(NotAnEventRNN()) == "torch"
     with pytest.raises(GenerationError, match="float32 EventRNN"):
-        choose_step_backend(NotAnEventRNN(), 1, "numpy")
+        choose_step_backend(NotAnEventRNN(), "numpy")
     with pytest.raises(GenerationError, match="auto, numpy, torch"):
-        choose_step_backend(model, 1, "jax")
+        choose_step_backend(make_model("2x64"), "jax")
 
 
 def blas_thread_counts() -> list[int]:

@@ -8,12 +8,14 @@ Nothing here knows what an event means. The caller gives:
   float32 [B, X])`` that decodes the chosen classes into events (given each row's history so
   far, without the new event) and encodes the input row fed after them.
 
-The primer is fed in one :meth:`EventRNN.forward` call from a zero state; its last logits
-choose token 0; every chosen token is fed back with one step of :meth:`EventRNN.stepper`
-(:meth:`EventRNN.step` with the weights gathered once) and the logits after it choose the
-next token, ``steps`` tokens in all (the last one is never fed), exactly
-like magenta.js ``continueSequence``. All ``num_outputs`` rows (times the beam width) run as
-one batch under ``torch.inference_mode()``.
+The primer is fed from a zero state, its last logits choose token 0, every chosen token is
+fed back with one step and the logits after it choose the next token, ``steps`` tokens in all
+(the last one is never fed), exactly like magenta.js ``continueSequence``. All ``num_outputs``
+rows (times the beam width) run as one batch. How a step runs is the *step backend*
+(:func:`choose_step_backend`): on the CPU a :class:`~melodyrnn.models.numpy_step.NumpyStepper`
+(fused float32 numpy steps, the primer included), else the primer in one
+:meth:`EventRNN.forward` call and then :meth:`EventRNN.stepper` steps under
+``torch.inference_mode()``. Both give the same tokens (their logits agree to ~1e-7).
 
 Choosing a token from logits ``x`` (float32):
 
@@ -89,16 +91,17 @@ class GenerationResult:
 
 
 STEP_BACKENDS = ("auto", "numpy", "torch")
-NUMPY_MAX_ROWS = 16  # from 16 rows up the products are compute-bound: torch on all its threads
 
 
-def choose_step_backend(model: EventRNN, rows: int, backend: str = "auto") -> str:
+def choose_step_backend(model: EventRNN, backend: str = "auto") -> str:
     """``"numpy"`` (:class:`~melodyrnn.models.numpy_step.NumpyStepper`: fused float32 steps,
-    no per-op dispatch) or ``"torch"`` (:meth:`EventRNN.stepper`) for stepping ``rows`` rows.
+    no per-op dispatch) or ``"torch"`` (:meth:`EventRNN.stepper`) for stepping ``model``.
 
-    ``"auto"`` takes numpy for a float32 :class:`EventRNN` on the CPU below ``NUMPY_MAX_ROWS``
-    rows, where torch's dispatch costs as much as the arithmetic (bench/README.md), torch
-    otherwise (and for other networks, e.g. the n-gram model).
+    ``"auto"`` takes numpy for a float32 :class:`EventRNN` on the CPU (one BLAS call per
+    layer: at batch 1 torch's per-op dispatch costs as much as the arithmetic, and from 16
+    rows up, where the products are compute-bound, OpenBLAS's sgemm is still ahead of torch's
+    on the CPUs measured: bench/README.md), torch otherwise (a GPU, float64, other networks
+    such as the n-gram model).
     """
     if backend not in STEP_BACKENDS:
         raise GenerationError(
@@ -110,7 +113,7 @@ def choose_step_backend(model: EventRNN, rows: int, backend: str = "auto") -> st
     if backend == "numpy" and not on_cpu:
         raise GenerationError("the numpy step backend needs a float32 EventRNN on the CPU")
     if backend == "auto":
-        return "numpy" if on_cpu and rows < NUMPY_MAX_ROWS else "torch"
+        return "numpy" if on_cpu else "torch"
     return backend
 
 
@@ -141,10 +144,16 @@ def tfjs_softmax(x: np.ndarray) -> np.ndarray:
     return e / total
 
 
-def _log_probs(logits: torch.Tensor, temperature: float | None) -> np.ndarray:
-    """``log softmax(logits / T)`` (T = 1 for argmax) in float64, as numpy [B, C]."""
+def _log_probs(logits: torch.Tensor | np.ndarray, temperature: float | None) -> np.ndarray:
+    """``log softmax(logits / T)`` (T = 1 for argmax) in float64, as numpy [B, C] (in numpy
+    for numpy logits: a torch call costs more than the arithmetic on one row)."""
     if isinstance(logits, np.ndarray):
-        logits = torch.from_numpy(logits)
+        x = logits.astype(np.float64)
+        if temperature and temperature != 1.0:
+            x /= temperature
+        x -= x.max(axis=1, keepdims=True)
+        x -= np.log(np.exp(x).sum(axis=1, keepdims=True))
+        return x
     x = logits.double()
     if temperature and temperature != 1.0:
         x = x / temperature
@@ -384,7 +393,7 @@ def generate(
     draw = _uniform_source(options, uniforms, steps, beams.rows)
     static_mask = _static_mask(mask, model.num_classes)
     threads = num_threads or default_num_threads(beams.rows)
-    backend = choose_step_backend(model, beams.rows, backend)
+    backend = choose_step_backend(model, backend)
     numpy_threads = blas_threads(threads) if backend == "numpy" else contextlib.nullcontext()
     with _eval_mode(model), torch.inference_mode(), _torch_threads(threads), numpy_threads:
         _step_loop(model, backend, inputs, feeder, steps, options, beams, draw, mask, static_mask)
@@ -416,16 +425,18 @@ def _step_loop(model, backend, inputs, feeder, steps, options, beams, draw, mask
     input_shape = (beams.rows, model.input_size)
     temperature = options.temperature
     plain_argmax = not options.sampling and mask is None and beams.probabilities is None
-    primer = torch.from_numpy(inputs).to(device=device, dtype=model.dtype)
-    primer_logits, state = model(primer.unsqueeze(0))
-    state = model.reorder_state(state, torch.zeros(beams.rows, dtype=torch.long, device=device))
-    if backend == "numpy":
+    if backend == "numpy":  # the primer too, step by step: no torch call at all
         stepper = NumpyStepper(model, beams.rows)
-        stepper.load_state(state)
+        for row in inputs:
+            last = stepper.step(np.broadcast_to(row, input_shape))
+        logits = last.copy()
     else:
-        stepper = _TorchSteps(model, state)
-    last = primer_logits[0, -1:].expand(beams.rows, -1)
-    logits = last.float().cpu().numpy()
+        primer = torch.from_numpy(inputs).to(device=device, dtype=model.dtype)
+        primer_logits, state = model(primer.unsqueeze(0))
+        rows = torch.zeros(beams.rows, dtype=torch.long, device=device)
+        stepper = _TorchSteps(model, model.reorder_state(state, rows))
+        last = primer_logits[0, -1:].expand(beams.rows, -1)
+        logits = last.float().cpu().numpy()
     log_probs = _log_probs(last, temperature)
     for t in range(steps):
         if t in beams.prune_at:

@@ -16,16 +16,18 @@ allocated once, with one BLAS call per layer:
 * attention (both layouts of :mod:`melodyrnn.models.attention`) runs the same formulas on
   numpy arrays.
 
-Results equal :meth:`EventRNN.step` up to float32 round-off (the products sum in another
-order; numpy's ``exp``/``tanh`` differ from torch's by an ulp or so): about 1e-7 on the
-fixture checkpoints, tested to 1e-5. The numpy arrays share no memory with the model: build a
-new stepper after the parameters change. :func:`blas_threads` sets numpy's BLAS threads for a
-loop (generation uses one thread below 16 rows, like torch).
+Results equal :meth:`EventRNN.step` up to float32 round-off (the products sum in another order;
+numpy's ``exp``/``tanh`` differ from torch's by an ulp or so): about 1e-7 on the fixture
+checkpoints, tested to 1e-5. The fused arrays share no memory with the model; they are built
+once per model (:func:`fused_weights`) and rebuilt when a parameter has changed.
+:func:`blas_threads` sets numpy's BLAS threads for a loop (generation uses one thread below 16
+rows, like torch).
 """
 
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Iterator
 
 import numpy as np
@@ -34,7 +36,7 @@ import torch
 
 from melodyrnn.errors import ConfigError, ModelInputError
 
-__all__ = ["NumpyStepper", "blas_threads"]
+__all__ = ["NumpyStepper", "blas_threads", "fused_weights"]
 
 _CONTROLLER: list[threadpoolctl.ThreadpoolController] = []
 
@@ -53,17 +55,53 @@ def _array(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().to(device="cpu", dtype=torch.float32).numpy()
 
 
+def _cell_kernel(cell) -> np.ndarray:
+    """``[kernel; bias + forget bias]`` with the gate columns as ``-i, -f, -o, j``."""
+    size = cell.hidden_size
+    fused = np.concatenate([_array(cell.kernel), _array(cell.bias + cell.forget_tf)[None]])
+    i, j, f, o = (fused[:, g * size : (g + 1) * size] for g in range(4))  # TF's order
+    return np.ascontiguousarray(np.concatenate([-i, -f, -o, j], axis=1))
+
+
+def _build_weights(model) -> dict:
+    weights = {
+        "cells": [_cell_kernel(cell) for cell in model.cells],
+        "logits": np.concatenate([_array(model.logits.weights), _array(model.logits.biases)[None]]),
+    }
+    att = model.attention
+    if att is not None:
+        weights["attention"] = {
+            "input_kernel": np.concatenate(
+                [_array(att.input_kernel), _array(att.input_bias)[None]]
+            ),
+            "attn_w": _array(att.attn_w),
+            "attn_v": _array(att.attn_v),
+            "query_kernel": _array(att.query_kernel),
+            "query_bias": _array(att.query_bias) if model.attn_query_bias else None,
+            "output_kernel": _array(att.output_kernel),
+            "output_bias": _array(att.output_bias),
+        }
+    return weights
+
+
+_WEIGHTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def fused_weights(model) -> dict:
+    """The arrays :class:`NumpyStepper` multiplies by, built once per model and kept while
+    no parameter changes (each parameter's storage and in-place version are checked)."""
+    key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in model.parameters())
+    cached = _WEIGHTS.get(model)
+    if cached is None or cached[0] != key:
+        cached = _WEIGHTS[model] = (key, _build_weights(model))
+    return cached[1]
+
+
 class _Cell:
     """One LSTM layer on its own buffers: ``xh`` [B, in + H + 1], ``z`` [B, 4H], ``c`` [B, H]."""
 
-    def __init__(self, cell, rows: int) -> None:
-        n_in, size = cell.input_size, cell.hidden_size
-        kernel = _array(cell.kernel)
-        bias = _array(cell.bias + cell.forget_tf)
-        fused = np.concatenate([kernel, bias[None]], axis=0)  # [in + H + 1, 4H], TF i, j, f, o
-        blocks = [fused[:, g * size : (g + 1) * size] for g in range(4)]
-        i, j, f, o = blocks
-        self.kernel = np.ascontiguousarray(np.concatenate([-i, -f, -o, j], axis=1))
+    def __init__(self, kernel: np.ndarray, n_in: int, size: int, rows: int) -> None:
+        self.kernel = kernel  # shared with the cache: never written to
         self.n_in, self.size = n_in, size
         self.xh = np.zeros((rows, n_in + size + 1), np.float32)
         self.xh[:, -1] = 1.0
@@ -97,14 +135,9 @@ class _Cell:
 class _Attention:
     """TF's attention wrapper on numpy arrays (formulas in :mod:`melodyrnn.models.attention`)."""
 
-    def __init__(self, att, rows: int, length: int, size: int, query_bias: bool) -> None:
-        self.input_kernel = np.concatenate([_array(att.input_kernel), _array(att.input_bias)[None]])
-        self.attn_w = _array(att.attn_w)
-        self.attn_v = _array(att.attn_v)
-        self.query_kernel = _array(att.query_kernel)
-        self.query_bias = _array(att.query_bias) if query_bias else None
-        self.output_kernel = _array(att.output_kernel)
-        self.output_bias = _array(att.output_bias)
+    def __init__(self, weights: dict, rows: int, length: int, size: int) -> None:
+        for name, value in weights.items():  # shared with the cache: never written to
+            setattr(self, name, value)
         x_size = self.input_kernel.shape[1]
         self.xa = np.zeros((rows, x_size + size + 1), np.float32)  # [x | a | 1]
         self.xa[:, -1] = 1.0
@@ -148,17 +181,19 @@ class NumpyStepper:
             raise ConfigError("NumpyStepper runs inference only: put the model in eval mode")
         self.rows = int(rows)
         self.input_size = model.input_size
-        self.cells = [_Cell(cell, self.rows) for cell in model.cells]
+        weights = fused_weights(model)
+        self.cells = [
+            _Cell(kernel, cell.input_size, cell.hidden_size, self.rows)
+            for kernel, cell in zip(weights["cells"], model.cells, strict=True)
+        ]
         self.first_layer = model.first_layer_attention
         self.attention = None
         if model.attention is not None:
             self.attention = _Attention(
-                model.attention, self.rows, model.attn_length, model.attn_size,
-                model.attn_query_bias,
-            )  # fmt: skip
+                weights["attention"], self.rows, model.attn_length, model.attn_size
+            )
         self.attn_output_layer = model.attn_output_layer
-        logits = np.concatenate([_array(model.logits.weights), _array(model.logits.biases)[None]])
-        self.logits_kernel = np.ascontiguousarray(logits)
+        self.logits_kernel = weights["logits"]
         self.logits = np.empty((self.rows, model.num_classes), np.float32)
         self._attn_out = np.ones((self.rows, self.logits_kernel.shape[0]), np.float32)
 
