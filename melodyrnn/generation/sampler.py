@@ -98,10 +98,9 @@ def choose_step_backend(model: EventRNN, backend: str = "auto") -> str:
     no per-op dispatch) or ``"torch"`` (:meth:`EventRNN.stepper`) for stepping ``model``.
 
     ``"auto"`` takes numpy for a float32 :class:`EventRNN` on the CPU (one BLAS call per
-    layer: at batch 1 torch's per-op dispatch costs as much as the arithmetic, and from 16
-    rows up, where the products are compute-bound, OpenBLAS's sgemm is still ahead of torch's
-    on the CPUs measured: bench/README.md), torch otherwise (a GPU, float64, other networks
-    such as the n-gram model).
+    layer: at batch 1 torch's per-op dispatch costs as much as the arithmetic; from 16 rows
+    up, where the products are compute-bound, the two are about even: bench/README.md), torch
+    otherwise (a GPU, float64, other networks such as the n-gram model).
     """
     if backend not in STEP_BACKENDS:
         raise GenerationError(
