@@ -16,7 +16,9 @@ caches, garbage collection and load drift hit both alike):
   function) -> ``Melody.squash`` -> note-seq's encoder/decoder ``encode`` -> numpy arrays.
 
 The inputs and labels of every melody must be identical (asserted file by file). Import time and
-one warm-up file are excluded; every stage is timed with ``time.perf_counter``.
+one warm-up file are excluded; every stage is timed with ``time.perf_counter``, and each
+pipeline's whole run on a file also with ``time.process_time`` (the CPU time of this process,
+which the other processes of a shared machine do not inflate as much as the wall clock).
 
     python bench/bench_encode.py MIDI_DIR [--limit N] [--encoding basic_rnn|lookback_rnn]
                                  [--only ours|note_seq]
@@ -68,7 +70,7 @@ def ours(path: str, encoder, times: Counter) -> list[tuple[np.ndarray, np.ndarra
         times["read"] += time.perf_counter() - t0
         return None
     t1 = time.perf_counter()
-    melodies = melodies_from_sequence(ns, SETTINGS, Counter())
+    melodies = melodies_from_sequence(ns, SETTINGS, Counter(), consume=True)
     t2 = time.perf_counter()
     tokens = [encoder.encode(events) for events in melodies]
     t3 = time.perf_counter()
@@ -296,13 +298,16 @@ def main(argv: list[str] | None = None) -> int:
 
     times = {name: Counter() for name in pipelines}
     counts = {name: [0, 0] for name in pipelines}  # melodies, steps
+    cpu_seconds = Counter()  # CPU time of this process per pipeline (steadier under load)
     names = list(pipelines)
     for i, path in enumerate(files):
         order = names if i % 2 == 0 else names[::-1]
         tokens = {}
         for name in order:
             run, encoder = pipelines[name]
+            cpu = time.process_time()
             tokens[name] = run(path, encoder, times[name])
+            cpu_seconds[name] += time.process_time() - cpu
             for _, labels in tokens[name] or []:
                 counts[name][0] += 1
                 counts[name][1] += len(labels) + 1  # a melody of n steps gives n-1 pairs
@@ -325,6 +330,12 @@ def main(argv: list[str] | None = None) -> int:
     if len(pipelines) == 2:
         print(f"tokens identical for all {len(files)} files\n")
     report({name: (times[name], *counts[name]) for name in pipelines}, len(files))
+    if len(pipelines) == 2:
+        cpu_ms = {name: 1000 * cpu_seconds[name] / len(files) for name in pipelines}
+        print(
+            f"by CPU time: ours {cpu_ms['ours']:.2f} ms/file, note-seq {cpu_ms['note-seq']:.2f} "
+            f"ms/file: {cpu_ms['note-seq'] / cpu_ms['ours']:.2f}x"
+        )
     return 0
 
 

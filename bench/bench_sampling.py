@@ -1,12 +1,23 @@
-"""Sampling speed: argmax continuation with a basic_rnn-shaped 2x512 model, torch vs numpy.
+"""Sampling speed: argmax continuation, basic_rnn-shaped 2x512 model: ours, numpy, magenta.js.
 
-Generates 512 tokens after a 16-step primer with :func:`melodyrnn.generation.sampler.generate`
-(batch 1 and batch 64, one-hot feedback) and, as the ceiling, with a framework-free float32
-numpy implementation of the same math (preallocated buffers, BLAS matmuls). Each number is
-the best of ``--repeats`` runs (the machine is shared). numpy's BLAS thread count is fixed per
-process, so the numpy ceiling is also measured in a subprocess with one BLAS thread.
+Generates tokens after a 16-step primer with :func:`melodyrnn.generation.sampler.generate`
+(batch 1 and batch 64, one-hot feedback) with each step backend ("auto" = numpy on the CPU,
+and "torch") and, as the ceiling, with a framework-free float32 numpy implementation of the
+same math (preallocated buffers, two BLAS matmuls per layer, no bookkeeping), at 1 and 2
+threads (BLAS threads set with threadpoolctl, torch's with ``torch.set_num_threads``). With
+``--node-modules`` (a folder where ``npm install @magenta/music@1.23.1 @tensorflow/tfjs@2.8.6``
+ran) the same weights are written as a TF.js checkpoint and magenta.js
+``MusicRNN.continueSequence`` (argmax, tfjs's pure-JS CPU backend) is timed in Node by
+``bench/magenta_js_sampling.js``, once per round.
 
-    python bench/bench_sampling.py [--steps 512] [--repeats 3]
+All cases run once per round, ``--repeats`` rounds, interleaved; each number is the best
+round. Every run is timed twice: wall clock, and the CPU time of this process (of the Node
+process for magenta.js). On a shared machine the wall clock of a one-thread run also counts
+the time other processes hold its core; its CPU time does not, so for one-thread cases the
+ratio of CPU-time rates is the steadier one (two-thread runs have only the wall clock).
+
+    python bench/bench_sampling.py [--steps 512] [--steps-64 128] [--repeats 3]
+                                   [--node-modules DIR]
 """
 
 from __future__ import annotations
@@ -17,17 +28,16 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-if __name__ == "__main__" and "--numpy-default-threads" not in sys.argv:
-    # numpy's BLAS reads its thread count once, at import: pin it here (like-for-like with
-    # torch at one thread); the default-threads ceiling is measured in a subprocess.
-    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(_var, "1")
+import numpy as np
 
-import numpy as np  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from melodyrnn.generation.options import SamplingOptions
+from melodyrnn.generation.options import SamplingOptions  # noqa: E402
+from melodyrnn.models.numpy_step import blas_threads  # noqa: E402
 
 INPUT = CLASSES = 38
 LAYERS = [512, 512]
@@ -109,18 +119,19 @@ def numpy_generate(weights: dict[str, np.ndarray], batch: int, steps: int) -> np
     return out
 
 
-def time_numpy(batch: int, steps: int, repeats: int) -> tuple[float, np.ndarray]:
-    weights = random_weights()
-    numpy_generate(weights, batch, 8)  # warm-up
-    best, tokens = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        tokens = numpy_generate(weights, batch, steps)
-        best = min(best, time.perf_counter() - start)
-    return batch * steps / best, tokens
+def timed(fn):
+    """``(result, wall seconds, CPU seconds of this process)`` of ``fn()``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-# ----------------------------------------------------------------------- torch (melodyrnn)
+def run_numpy(weights, batch: int, steps: int, threads: int):
+    with blas_threads(threads):
+        return timed(lambda: numpy_generate(weights, batch, steps))
+
+
+# ----------------------------------------------------------------------- melodyrnn
 
 
 def build_model():
@@ -135,7 +146,7 @@ def build_model():
     return model.eval()
 
 
-def time_torch(model, batch: int, steps: int, repeats: int, threads: int | None):
+def run_generate(model, batch: int, steps: int, threads: int, backend: str):
     from melodyrnn.generation.sampler import generate
 
     eye = np.eye(CLASSES, dtype=np.float32)
@@ -144,68 +155,85 @@ def time_torch(model, batch: int, steps: int, repeats: int, threads: int | None)
     def feeder(histories, classes):
         return classes, eye[classes]
 
-    def once(n):
+    def once():
+        options = SamplingOptions(num_outputs=batch, temperature=None)
         return generate(
-            model,
-            eye[labels],
-            labels,
-            feeder,
-            n,
-            options=SamplingOptions(num_outputs=batch, temperature=None),
-            num_threads=threads,
-        )
+            model, eye[labels], labels, feeder, steps, options, num_threads=threads,
+            backend=backend,
+        ).classes  # fmt: skip
 
-    once(8)  # warm-up
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = once(steps)
-        best = min(best, time.perf_counter() - start)
-    return batch * steps / best, result.classes
+    return timed(once)
 
 
-def time_stepper_loop(model, steps: int, threads: int = 1) -> float:
-    """Batch-1 tokens/s of a bare loop over ``model.stepper()`` (no generate() bookkeeping)."""
-    import torch
+def write_tfjs_checkpoint(folder: Path) -> None:
+    """The bench's random weights as a magenta.js MusicRNN checkpoint (MelodyConverter 48..83)."""
+    names = {
+        "cells.0.kernel": "rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel",
+        "cells.0.bias": "rnn/multi_rnn_cell/cell_0/basic_lstm_cell/bias",
+        "cells.1.kernel": "rnn/multi_rnn_cell/cell_1/basic_lstm_cell/kernel",
+        "cells.1.bias": "rnn/multi_rnn_cell/cell_1/basic_lstm_cell/bias",
+        "logits.weights": "fully_connected/weights",
+        "logits.biases": "fully_connected/biases",
+    }
+    weights = random_weights()
+    entries, data = [], b""
+    for ours, theirs in names.items():
+        value = weights[ours]
+        entries.append({"name": theirs, "shape": list(value.shape), "dtype": "float32"})
+        data += value.astype("<f4").tobytes()
+    (folder / "group1-shard1of1").write_bytes(data)
+    manifest = [{"paths": ["group1-shard1of1"], "weights": entries}]
+    (folder / "weights_manifest.json").write_text(json.dumps(manifest))
+    config = {
+        "type": "MusicRNN",
+        "dataConverter": {"type": "MelodyConverter", "args": {"minPitch": 48, "maxPitch": 83}},
+    }
+    (folder / "config.json").write_text(json.dumps(config))
 
-    eye = np.eye(CLASSES, dtype=np.float32)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with torch.inference_mode():
-            step = model.stepper()
-            logits, state = model(torch.from_numpy(eye[primer_labels()])[None])
-            logits = logits[:, -1]
-            start = time.perf_counter()
-            for _ in range(steps):
-                token = logits.numpy().argmax(axis=1)
-                logits, state = step(torch.from_numpy(eye[token]), state)
-            return steps / (time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(previous)
 
-
-def numpy_default_threads(steps: int, repeats: int) -> dict[int, float]:
-    """Run the numpy ceiling in a fresh process with numpy's default BLAS threads."""
-    pinned = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-    env = {k: v for k, v in os.environ.items() if k not in pinned}
-    cmd = [sys.executable, __file__, "--numpy-default-threads", "--steps", str(steps)]
-    cmd += ["--repeats", str(repeats)]
+def run_magenta_js(node_modules: str, folder: Path, steps: int) -> dict:
+    """One timed magenta.js MusicRNN.continueSequence (argmax) in Node, after a warm-up."""
+    script = Path(__file__).with_name("magenta_js_sampling.js")
+    env = {**os.environ, "NODE_PATH": node_modules}
+    cmd = ["node", str(script), str(folder), str(steps), "1"]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
-    return {int(k): v for k, v in json.loads(out.strip().splitlines()[-1]).items()}
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# (label, implementation, batch, threads, generate backend)
+CASES = [
+    ("numpy ceiling", "numpy", 1, 1, None),
+    ("numpy ceiling", "numpy", 1, 2, None),
+    ("generate, auto (numpy)", "generate", 1, 1, "auto"),
+    ("generate, auto (numpy)", "generate", 1, 2, "auto"),
+    ("generate, torch", "generate", 1, 1, "torch"),
+    ("numpy ceiling", "numpy", 64, 1, None),
+    ("numpy ceiling", "numpy", 64, 2, None),
+    ("generate, auto (numpy)", "generate", 64, 1, "auto"),
+    ("generate, auto (numpy)", "generate", 64, 2, "auto"),
+    ("generate, torch", "generate", 64, 1, "torch"),
+    ("generate, torch", "generate", 64, 2, "torch"),
+]
+BATCH_1 = ("generate, auto (numpy)", "generate", 1, 1, "auto")  # generate()'s default at 1 row
+BATCH_64 = ("generate, auto (numpy)", "generate", 64, 2, "auto")  # ... at 64 rows (2 cores)
+CEILING_1 = ("numpy ceiling", "numpy", 1, 1, None)
+
+
+def load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=512)
+    parser.add_argument("--steps", type=int, default=512, help="tokens per run at batch 1")
+    parser.add_argument("--steps-64", type=int, default=128, help="tokens per row at batch 64")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--numpy-default-threads", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--node-modules",
+        help="node_modules folder with @magenta/music 1.23.1 and @tensorflow/tfjs 2.8.6: also "
+        "time magenta.js in Node on the same weights",
+    )
     args = parser.parse_args()
-
-    if args.numpy_default_threads:
-        rates = {b: time_numpy(b, args.steps, args.repeats)[0] for b in (1, 64)}
-        print(json.dumps(rates))
-        return
 
     import torch
 
@@ -216,54 +244,72 @@ def main() -> None:
     except (OSError, StopIteration):
         pass
     print(f"cpu: {cpu}, {os.cpu_count()} cores; torch {torch.__version__}, numpy {np.__version__}")
+    print(f"load average before: {load()}")
     print(
-        f"model: basic_rnn shape, {INPUT} in, {LAYERS}, {CLASSES} classes; primer {PRIMER}, "
-        f"{args.steps} argmax steps; best of {args.repeats} interleaved runs"
+        f"model: basic_rnn shape, {INPUT} in, {LAYERS}, {CLASSES} classes; primer {PRIMER}; "
+        f"{args.steps} argmax tokens at batch 1, {args.steps_64} per row at batch 64; best of "
+        f"{args.repeats} interleaved rounds"
     )
+    model, weights = build_model(), random_weights()
+    for case in CASES:  # warm-up (first calls allocate, fault pages in, start thread pools)
+        _, impl, batch, threads, backend = case
+        if impl == "numpy":
+            run_numpy(weights, batch, 8, threads)
+        else:
+            run_generate(model, batch, 8, threads, backend)
+    wall = dict.fromkeys(CASES, 0.0)
+    cpu_rate = dict.fromkeys(CASES, 0.0)
+    tokens, js_runs = {}, []
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.node_modules:
+            write_tfjs_checkpoint(Path(tmp))
+        for round_ in range(args.repeats):
+            rates = []
+            for case in CASES:
+                _, impl, batch, threads, backend = case
+                steps = args.steps if batch == 1 else args.steps_64
+                if impl == "numpy":
+                    out, seconds, cpu_seconds = run_numpy(weights, batch, steps, threads)
+                else:
+                    out, seconds, cpu_seconds = run_generate(model, batch, steps, threads, backend)
+                tokens[case] = out
+                wall[case] = max(wall[case], batch * steps / seconds)
+                cpu_rate[case] = max(cpu_rate[case], batch * steps / cpu_seconds)
+                rates.append(f"{batch * steps / seconds:.0f}")
+            if args.node_modules:
+                js_runs.append(run_magenta_js(args.node_modules, Path(tmp), args.steps))
+                rates.append(f"magenta.js {js_runs[-1]['tokens_per_s']:.0f}")
+            print(f"round {round_ + 1}, tokens/s (table order): {', '.join(rates)}; load {load()}")
+            sys.stdout.flush()
 
-    model = build_model()
-    cases = [("numpy", 1, 1), ("numpy", 64, 1), ("stepper", 1, 1)]
-    cases += [("torch", b, t) for b in (1, 64) for t in (1, 2)]
-    best = dict.fromkeys(cases, 0.0)
-    tokens = {}
-    for _ in range(args.repeats):  # interleaved, so load from other processes hits all alike
-        for impl, batch, threads in cases:
-            if impl == "numpy":
-                rate, tokens[impl, batch] = time_numpy(batch, args.steps, 1)
-            elif impl == "stepper":
-                rate = time_stepper_loop(model, args.steps)
-            else:
-                rate, tokens[impl, batch, threads] = time_torch(
-                    model, batch, args.steps, 1, threads
-                )
-            best[impl, batch, threads] = max(best[impl, batch, threads], rate)
-    numpy_default = numpy_default_threads(args.steps, args.repeats)
-
-    for batch in (1, 64):
-        for threads in (1, 2):
-            same = np.mean(tokens["torch", batch, threads] == tokens["numpy", batch])
-            print(
-                f"torch batch {batch:2d}, {threads} thread(s): "
-                f"{best['torch', batch, threads]:7.0f} tokens/s (tokens equal to numpy's: "
-                f"{same:.0%})"
-            )
-        if batch == 1:
-            rate = best["stepper", 1, 1]
-            print(f"torch batch  1, bare model.stepper() loop, 1 thread: {rate:7.0f} tokens/s")
+    print("| case | batch | threads | tokens/s (wall) | tokens/CPU-s | tokens equal to numpy's |")
+    print("|---|---|---|---|---|---|")
+    for case in CASES:
+        label, impl, batch, threads, backend = case
+        same = np.mean(tokens[case] == tokens["numpy ceiling", "numpy", batch, 1, None])
+        cpu_text = f"{cpu_rate[case]:.0f}" if threads == 1 else "-"
+        print(f"| {label} | {batch} | {threads} | {wall[case]:.0f} | {cpu_text} | {same:.0%} |")
+    if js_runs:
+        js_wall = max(run["tokens_per_s"] for run in js_runs)
+        js_cpu = max(run["cpu_tokens_per_s"] for run in js_runs)
         print(
-            f"numpy batch {batch:2d}, 1 BLAS thread:  {best['numpy', batch, 1]:7.0f} tokens/s; "
-            f"default BLAS threads: {numpy_default[batch]:7.0f} tokens/s"
+            f"| magenta.js {js_runs[0]['tfjs']} in Node ({js_runs[0]['backend']}) | 1 | 1 | "
+            f"{js_wall:.0f} | {js_cpu:.0f} | - |"
         )
-    default_1 = best["torch", 1, 1]  # generate() picks 1 thread below 16 rows
-    default_64 = best["torch", 64, 2]  # ... and all of torch's threads (here 2) from 16 rows
-    print(
-        f"batch 1: torch / numpy (1 thread each): {default_1 / best['numpy', 1, 1]:.0%}; "
-        f"torch / best numpy: {default_1 / max(best['numpy', 1, 1], numpy_default[1]):.0%} "
-        "(target >= 70%)"
-    )
-    print(
-        f"batch 64 / batch 1 (torch, default threads): {default_64 / default_1:.1f}x (target >= 6x)"
-    )
+
+    def ratio(a, b):
+        return f"{wall[a] / wall[b]:.2f}x wall, {cpu_rate[a] / cpu_rate[b]:.2f}x CPU time"
+
+    best_numpy_1 = max(wall[CEILING_1], wall["numpy ceiling", "numpy", 1, 2, None])
+    print(f"batch 1, generate / numpy ceiling (1 thread each): {ratio(BATCH_1, CEILING_1)}")
+    print(f"batch 1, generate / best numpy ceiling: {wall[BATCH_1] / best_numpy_1:.2f}x wall")
+    print(f"batch 64 (2 threads) / batch 1: {wall[BATCH_64] / wall[BATCH_1]:.1f}x wall (target 6x)")
+    if js_runs:
+        print(
+            f"batch 1, generate / magenta.js: {wall[BATCH_1] / js_wall:.1f}x wall, "
+            f"{cpu_rate[BATCH_1] / js_cpu:.1f}x CPU time (target 40x)"
+        )
+    print(f"load average after: {load()}")
 
 
 if __name__ == "__main__":

@@ -138,13 +138,17 @@ def check_settings(settings: DatasetSettings) -> None:
         )
 
 
-def squashed_melodies(ns, settings: DatasetSettings, stats: Counter) -> list[tuple]:
+def squashed_melodies(
+    ns, settings: DatasetSettings, stats: Counter, *, consume: bool = False
+) -> list[tuple]:
     """``(melody, squash amount)`` pairs of one NoteSequence; what was dropped goes to ``stats``.
 
     The melody pipeline itself: split on time changes, quantize, (transpose), extract, squash.
+    ``consume=True``: the caller gives ``ns`` away (it is quantized in place when it has no
+    time change to split on, instead of being copied first).
     """
     out = []
-    for piece in split_on_time_changes(ns, copy_instrument_infos=False):
+    for piece in split_on_time_changes(ns, copy_instrument_infos=False, copy=not consume):
         try:
             qns = quantize_note_sequence(piece, settings.steps_per_quarter, copy=False)
         except MelodyRNNError as exc:
@@ -180,11 +184,14 @@ def squashed_melodies(ns, settings: DatasetSettings, stats: Counter) -> list[tup
     return out
 
 
-def melodies_from_sequence(ns, settings: DatasetSettings, stats: Counter) -> list[np.ndarray]:
-    """Squashed melody event arrays (int8) of one NoteSequence."""
+def melodies_from_sequence(
+    ns, settings: DatasetSettings, stats: Counter, *, consume: bool = False
+) -> list[np.ndarray]:
+    """Squashed melody event arrays (int8) of one NoteSequence (``consume``: see
+    :func:`squashed_melodies`)."""
     return [
         np.asarray(melody.to_array(), dtype=np.int8)
-        for melody, _ in squashed_melodies(ns, settings, stats)
+        for melody, _ in squashed_melodies(ns, settings, stats, consume=consume)
     ]
 
 

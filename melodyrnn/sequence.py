@@ -414,7 +414,7 @@ def extract_subsequence(ns: NoteSequence, start: float, end: float) -> NoteSeque
 
 
 def split_on_time_changes(
-    ns: NoteSequence, *, copy_instrument_infos: bool = True
+    ns: NoteSequence, *, copy_instrument_infos: bool = True, copy: bool = True
 ) -> list[NoteSequence]:
     """Split where the tempo or time signature really changes, like note-seq's splitter.
 
@@ -423,13 +423,40 @@ def split_on_time_changes(
     linear in the items of ``ns`` plus the pieces (each list is sorted once and each piece
     sliced out of it), except that every piece gets its own copy of ``instrument_infos``:
     ``copy_instrument_infos=False`` leaves them empty, for callers that do not read them and
-    could meet files with thousands of tracks and of time changes.
+    could meet files with thousands of tracks and of time changes. ``copy=False`` hands back
+    ``[ns]`` itself when the one piece would equal it (for pipelines that own ``ns``).
     """
     _require_unquantized(ns, "split_on_time_changes")
     splits = time_change_points(ns)
     if ns.total_time > splits[-1]:
         splits.append(ns.total_time)
+    if not copy and len(splits) == 2 and _is_its_own_piece(ns):
+        if not copy_instrument_infos:
+            ns.instrument_infos = []
+        return [ns]
     return _subsequences(ns, list(zip(splits[:-1], splits[1:])), copy_instrument_infos)
+
+
+def _is_its_own_piece(ns: NoteSequence) -> bool:
+    """Whether :func:`_subsequences` of the window [0, total_time) would give ``ns`` again:
+    notes by start in the window, ending by its end; the others by time (no NaN), in the
+    window, at most one tempo/meter/key at 0 (the one carried over); no text annotations."""
+    end, previous, last_end = ns.total_time, 0.0, 0.0
+    for note in ns.notes:
+        if not previous <= note.start_time < end or not note.end_time <= end:
+            return False
+        previous, last_end = note.start_time, max(last_end, note.end_time)
+    if last_end != end or ns.text_annotations:
+        return False
+    for events, carried in ((ns.tempos, True), (ns.time_signatures, True),
+                            (ns.key_signatures, True), (ns.control_changes, False),
+                            (ns.pitch_bends, False)):  # fmt: skip
+        times = [event.time for event in events]
+        if times and not all(0.0 <= a <= b < end for a, b in zip(times, times[1:] + times[-1:])):
+            return False
+        if carried and len(times) > 1 and times[1] == 0.0:
+            return False
+    return True
 
 
 def _by_time(items, key: str = "time") -> tuple[list, list[float]]:

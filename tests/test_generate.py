@@ -14,6 +14,7 @@ from melodyrnn.errors import GenerationError
 from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.generation.sampler import choose_tokens, generate, score, tfjs_softmax
 from melodyrnn.models import EventRNN
+from melodyrnn.models.numpy_step import NumpyStepper
 
 C = 10
 PRIMER = np.array([1, 4, 4, 0, 7])
@@ -46,6 +47,7 @@ def run(
     uniforms=None,
     return_logits=False,
     return_probabilities=False,
+    backend="auto",
     **sampling,
 ):
     """generate() on the test primer; ``sampling`` are SamplingOptions fields."""
@@ -60,6 +62,7 @@ def run(
         uniforms=uniforms,
         return_logits=return_logits,
         return_probabilities=return_probabilities,
+        backend=backend,
     )
 
 
@@ -90,12 +93,15 @@ def reference_rollout(model, uniforms, temperature):
 # ----------------------------------------------------------------------- sampling and argmax
 
 
-def test_sampling_matches_a_reference_rollout(model):
+@pytest.mark.parametrize("backend, tolerance", [("torch", 1e-6), ("numpy", 2e-5)])
+def test_sampling_matches_a_reference_rollout(model, backend, tolerance):
+    """The torch stepper is the reference step's math op for op; the numpy stepper sums in
+    another order (float32 round-off of ~1e-7 per logit: these weights give logits of ~10)."""
     uniforms = np.random.default_rng(11).random(24)
-    result = run(model, temperature=0.8, uniforms=uniforms)
+    result = run(model, temperature=0.8, uniforms=uniforms, backend=backend)
     tokens, loglik = reference_rollout(model, uniforms, 0.8)
     assert result.classes[0].tolist() == tokens
-    assert result.log_likelihood[0] == pytest.approx(loglik, abs=1e-6)
+    assert result.log_likelihood[0] == pytest.approx(loglik, abs=tolerance)
 
 
 def test_seeded_sampling_is_reproducible(model):
@@ -263,11 +269,24 @@ def test_outputs_are_one_batch(model, monkeypatch):
         return counted
 
     monkeypatch.setattr(model, "stepper", counting_stepper)
-    run(model, steps=20, num_outputs=8, seed=0)
+    run(model, steps=20, num_outputs=8, seed=0, backend="torch")
     assert calls == [8] * 19  # the last token is never fed
     calls.clear()
-    run(model, steps=20, num_outputs=2, beam_size=3, branch_factor=2, steps_per_iteration=4, seed=0)
+    run(
+        model, steps=20, num_outputs=2, beam_size=3, branch_factor=2, steps_per_iteration=4,
+        seed=0, backend="torch",
+    )  # fmt: skip
     assert calls == [12] * 19
+    calls.clear()
+    original = NumpyStepper.step
+
+    def counted_numpy(self, x):
+        calls.append(x.shape[0])
+        return original(self, x)
+
+    monkeypatch.setattr(NumpyStepper, "step", counted_numpy)
+    run(model, steps=20, num_outputs=8, seed=0)  # auto: numpy on the CPU, the primer too
+    assert calls == [8] * (len(PRIMER) + 19)
 
 
 def test_stepper_equals_step(model):
@@ -395,12 +414,16 @@ def test_beam_of_one_equals_plain_sampling(model):
 # ----------------------------------------------------------------------- scoring
 
 
-def test_score_agrees_with_generation_log_likelihood(model):
-    result = run(model, 12, temperature=1.0, seed=4)
+@pytest.mark.parametrize("backend, tolerance", [("torch", 1e-6), ("numpy", 2e-5)])
+def test_score_agrees_with_generation_log_likelihood(model, backend, tolerance):
+    """score() runs torch's fused forward: the torch stepper's math op for op, the numpy
+    stepper's up to float32 round-off."""
+    result = run(model, 12, temperature=1.0, seed=4, backend=backend)
     events = np.concatenate([PRIMER, result.events[0]])
     per_step = score(model, one_hot(events[:-1]), events[1:])
     assert per_step.shape == (len(events) - 1,)
-    assert per_step[len(PRIMER) - 1 :].sum() == pytest.approx(result.log_likelihood[0], abs=1e-6)
+    total = per_step[len(PRIMER) - 1 :].sum()
+    assert total == pytest.approx(result.log_likelihood[0], abs=tolerance)
     assert np.all(per_step < 0)
     batched = score(model, one_hot(events[:-1])[None].repeat(2, 0), np.tile(events[1:], (2, 1)))
     np.testing.assert_allclose(batched[1], per_step, atol=1e-12)

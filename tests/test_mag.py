@@ -27,6 +27,7 @@ from melodyrnn.generation.music_rnn import MusicRNN
 from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.models.crc32c import crc32c, mask, unmask
 from melodyrnn.models.mag_bundle import read_bundle
+from melodyrnn.models.numpy_step import NumpyStepper
 from melodyrnn.models.registry import load_network
 from melodyrnn.models.rnn import EventRNN
 from melodyrnn.models.tf_checkpoint import open_tf_checkpoint, open_v1_checkpoint
@@ -141,7 +142,10 @@ def test_network_reproduces_tensorflows_logits(mag, name):
             steps.append(step)
             step, fast_state = stepper(inputs[:, t], fast_state)
             fast.append(step)
+    numpy_stepper = NumpyStepper(network.eval(), len(inputs))
+    numpy_steps = [numpy_stepper.step(inputs[:, t].numpy()).copy() for t in range(inputs.shape[1])]
     expected = npz["oracle/logits"]
+    np.testing.assert_allclose(np.stack(numpy_steps, 1), expected, rtol=0, atol=1e-6)
     np.testing.assert_allclose(logits.numpy(), expected, rtol=0, atol=1e-6)
     np.testing.assert_allclose(torch.stack(steps, 1).numpy(), expected, rtol=0, atol=1e-6)
     np.testing.assert_allclose(torch.stack(fast, 1).numpy(), expected, rtol=0, atol=1e-6)

@@ -282,6 +282,60 @@ def test_split_on_time_changes_matches_note_seq(note_seq, ns):
         assert len({(t.numerator, t.denominator) for t in piece.time_signatures}) <= 1
 
 
+@st.composite
+def sequences_often_without_changes(draw):
+    """sequences_with_time_changes, often trimmed to what needs no split (sorted notes, one
+    tempo, meter and key), with controller data and now and then an odd item."""
+    ns = draw(sequences_with_time_changes())
+    if draw(st.booleans()):
+        ns.notes.sort(key=lambda n: n.start_time)
+        ns.tempos, ns.time_signatures = ns.tempos[:1], ns.time_signatures[:1]
+        ns.key_signatures = ns.key_signatures[:1]
+        for event in (*ns.tempos, *ns.time_signatures, *ns.key_signatures):
+            event.time = draw(st.sampled_from([0.0, event.time]))
+    times = st.sampled_from([0.0, 0.5, 1.0, 2.0, 9.5, 10.0, 11.0])
+    ns.control_changes = sorted(
+        (ControlChange(draw(times), 64, 127) for _ in range(draw(st.integers(0, 3)))),
+        key=lambda c: c.time,
+    )
+    odd = draw(st.sampled_from([None, None, None, "nan_note", "text", "unsorted_cc", "late_tempo"]))
+    if odd == "nan_note" and ns.notes:
+        ns.notes[-1].start_time = float("nan")
+    elif odd == "text":
+        ns.text_annotations.append(TextAnnotation(0.0, "C", CHORD_SYMBOL))
+    elif odd == "unsorted_cc":
+        ns.control_changes += [ControlChange(0.5, 1, 2), ControlChange(0.0, 1, 3)]
+    elif odd == "late_tempo":
+        ns.tempos.append(Tempo(ns.total_time, 120.0))
+    return ns
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sequences_often_without_changes(), st.booleans())
+def test_split_without_a_copy_gives_the_same_pieces(ns, infos):
+    """copy=False hands back the sequence itself only where the copy would equal it."""
+    expected = split_on_time_changes(ns, copy_instrument_infos=infos)
+    given_away = ns.copy()
+    pieces = split_on_time_changes(given_away, copy_instrument_infos=infos, copy=False)
+    assert pieces == expected
+
+
+def test_split_without_a_copy_is_the_sequence_itself_when_nothing_changes():
+    ns = NoteSequence(
+        notes=[Note(60, 90, 0.0, 1.0), Note(62, 90, 0.5, 2.0)],
+        tempos=[Tempo(0.0, 100.0)],
+        control_changes=[ControlChange(0.0, 64, 127), ControlChange(1.0, 64, 0)],
+        total_time=2.0,
+    )
+    assert split_on_time_changes(ns, copy=False)[0] is ns
+    ns.notes.reverse()  # the piece would sort them: a copy
+    assert split_on_time_changes(ns, copy=False)[0] is not ns
+    ns.notes.reverse()
+    ns.tempos.append(Tempo(0.0, 100.0))  # two tempos at 0: the piece keeps the last only
+    (piece,) = split_on_time_changes(ns, copy=False)
+    assert piece is not ns and piece.tempos == [Tempo(0.0, 100.0)]
+
+
 def test_split_by_hand():
     ns = NoteSequence(
         notes=[Note(60, 90, 0.0, 1.0), Note(62, 90, 1.5, 2.5), Note(64, 90, 3.0, 4.0)],

@@ -8,12 +8,14 @@ Nothing here knows what an event means. The caller gives:
   float32 [B, X])`` that decodes the chosen classes into events (given each row's history so
   far, without the new event) and encodes the input row fed after them.
 
-The primer is fed in one :meth:`EventRNN.forward` call from a zero state; its last logits
-choose token 0; every chosen token is fed back with one step of :meth:`EventRNN.stepper`
-(:meth:`EventRNN.step` with the weights gathered once) and the logits after it choose the
-next token, ``steps`` tokens in all (the last one is never fed), exactly
-like magenta.js ``continueSequence``. All ``num_outputs`` rows (times the beam width) run as
-one batch under ``torch.inference_mode()``.
+The primer is fed from a zero state, its last logits choose token 0, every chosen token is
+fed back with one step and the logits after it choose the next token, ``steps`` tokens in all
+(the last one is never fed), exactly like magenta.js ``continueSequence``. All ``num_outputs``
+rows (times the beam width) run as one batch. How a step runs is the *step backend*
+(:func:`choose_step_backend`): on the CPU a :class:`~melodyrnn.models.numpy_step.NumpyStepper`
+(fused float32 numpy steps, the primer included), else the primer in one
+:meth:`EventRNN.forward` call and then :meth:`EventRNN.stepper` steps under
+``torch.inference_mode()``. Both give the same tokens (their logits agree to ~1e-7).
 
 Choosing a token from logits ``x`` (float32):
 
@@ -52,11 +54,14 @@ import torch
 from melodyrnn.errors import GenerationError
 from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.limits import check_limit
+from melodyrnn.models.numpy_step import NumpyStepper, blas_threads
 from melodyrnn.models.rnn import EventRNN
 
 __all__ = [
     "Feeder",
     "GenerationResult",
+    "STEP_BACKENDS",
+    "choose_step_backend",
     "choose_tokens",
     "default_num_threads",
     "generate",
@@ -88,6 +93,32 @@ class GenerationResult:
     probabilities: np.ndarray | None = None
 
 
+STEP_BACKENDS = ("auto", "numpy", "torch")
+
+
+def choose_step_backend(model: EventRNN, backend: str = "auto") -> str:
+    """``"numpy"`` (:class:`~melodyrnn.models.numpy_step.NumpyStepper`: fused float32 steps,
+    no per-op dispatch) or ``"torch"`` (:meth:`EventRNN.stepper`) for stepping ``model``.
+
+    ``"auto"`` takes numpy for a float32 :class:`EventRNN` on the CPU (one BLAS call per
+    layer: at batch 1 torch's per-op dispatch costs as much as the arithmetic; from 16 rows
+    up, where the products are compute-bound, the two are about even: bench/README.md), torch
+    otherwise (a GPU, float64, other networks such as the n-gram model).
+    """
+    if backend not in STEP_BACKENDS:
+        raise GenerationError(
+            f"step backend must be one of {', '.join(STEP_BACKENDS)}, got {backend!r}"
+        )
+    on_cpu = (
+        isinstance(model, EventRNN) and model.device.type == "cpu" and model.dtype == torch.float32
+    )
+    if backend == "numpy" and not on_cpu:
+        raise GenerationError("the numpy step backend needs a float32 EventRNN on the CPU")
+    if backend == "auto":
+        return "numpy" if on_cpu else "torch"
+    return backend
+
+
 def default_num_threads(batch_size: int) -> int:
     """Torch threads for stepping ``batch_size`` rows: 1 for small batches (tiny matmuls
     run slower with more threads), all of torch's threads for large ones."""
@@ -115,8 +146,16 @@ def tfjs_softmax(x: np.ndarray) -> np.ndarray:
     return e / total
 
 
-def _log_probs(logits: torch.Tensor, temperature: float | None) -> np.ndarray:
-    """``log softmax(logits / T)`` (T = 1 for argmax) in float64, as numpy [B, C]."""
+def _log_probs(logits: torch.Tensor | np.ndarray, temperature: float | None) -> np.ndarray:
+    """``log softmax(logits / T)`` (T = 1 for argmax) in float64, as numpy [B, C] (in numpy
+    for numpy logits: a torch call costs more than the arithmetic on one row)."""
+    if isinstance(logits, np.ndarray):
+        x = logits.astype(np.float64)
+        if temperature and temperature != 1.0:
+            x /= temperature
+        x -= x.max(axis=1, keepdims=True)
+        x -= np.log(np.exp(x).sum(axis=1, keepdims=True))
+        return x
     x = logits.double()
     if temperature and temperature != 1.0:
         x = x / temperature
@@ -344,6 +383,7 @@ def generate(
     return_logits: bool = False,
     return_probabilities: bool = False,
     num_threads: int | None = None,
+    backend: str = "auto",
 ) -> GenerationResult:
     """Generate ``steps`` tokens after the primer for ``options.num_outputs`` rows in one batch.
 
@@ -358,7 +398,10 @@ def generate(
         mask: bool [C] of allowed classes, or a callable ``histories [B, L] -> bool [B, C]``.
         uniforms: explicit uniforms [steps] or [steps, rows] to replay (e.g. a tfjs run).
         return_logits, return_probabilities: also return the per-step logits / distributions.
-        num_threads: torch threads for the loop (default :func:`default_num_threads`).
+        num_threads: torch (and, with the numpy backend, BLAS) threads for the loop (default
+            :func:`default_num_threads`).
+        backend: how each step runs, one of :data:`STEP_BACKENDS` (see
+            :func:`choose_step_backend`); every backend gives the same tokens.
     """
     options = options or SamplingOptions()
     if options.allowed_pitches() is not None:
@@ -374,30 +417,56 @@ def generate(
     draw = _uniform_source(options, uniforms, steps, beams.rows)
     static_mask = _static_mask(mask, model.num_classes)
     threads = num_threads or default_num_threads(beams.rows)
-    with _eval_mode(model), torch.inference_mode(), _torch_threads(threads):
-        _step_loop(model, inputs, feeder, steps, options, beams, draw, mask, static_mask)
+    backend = choose_step_backend(model, backend)
+    numpy_threads = blas_threads(threads) if backend == "numpy" else contextlib.nullcontext()
+    with _eval_mode(model), torch.inference_mode(), _torch_threads(threads), numpy_threads:
+        _step_loop(model, backend, inputs, feeder, steps, options, beams, draw, mask, static_mask)
     return beams.best()
 
 
-def _step_loop(model, inputs, feeder, steps, options, beams, draw, mask, static_mask) -> None:
+class _TorchSteps:
+    """:meth:`EventRNN.stepper` behind :class:`NumpyStepper`'s interface (numpy in and out)."""
+
+    def __init__(self, model: EventRNN, state) -> None:
+        self.model, self.state, self.device = model, state, model.device
+        self.on_cpu = self.device.type == "cpu" and model.dtype == torch.float32
+        self.fn = model.stepper()
+
+    def reorder(self, order: np.ndarray) -> None:
+        self.state = self.model.reorder_state(self.state, torch.from_numpy(order).to(self.device))
+
+    def step(self, x: np.ndarray) -> torch.Tensor:
+        inputs = torch.from_numpy(x)
+        if not self.on_cpu:
+            inputs = inputs.to(device=self.device, dtype=self.model.dtype)
+        logits, self.state = self.fn(inputs, self.state)
+        return logits
+
+
+def _step_loop(model, backend, inputs, feeder, steps, options, beams, draw, mask, static_mask):
     """Feed the primer, then choose, record and feed back one token per step (module doc)."""
     device = model.device
-    on_cpu = device.type == "cpu" and model.dtype == torch.float32
     input_shape = (beams.rows, model.input_size)
     temperature = options.temperature
     plain_argmax = not options.sampling and mask is None and beams.probabilities is None
-    step = model.stepper()
-    primer = torch.from_numpy(inputs).to(device=device, dtype=model.dtype)
-    primer_logits, state = model(primer.unsqueeze(0))
-    state = model.reorder_state(state, torch.zeros(beams.rows, dtype=torch.long, device=device))
-    last = primer_logits[0, -1:].expand(beams.rows, -1)
-    logits = last.float().cpu().numpy()
+    if backend == "numpy":  # the primer too, step by step: no torch call at all
+        stepper = NumpyStepper(model, beams.rows)
+        for row in inputs:
+            last = stepper.step(np.broadcast_to(row, input_shape))
+        logits = last.copy()
+    else:
+        primer = torch.from_numpy(inputs).to(device=device, dtype=model.dtype)
+        primer_logits, state = model(primer.unsqueeze(0))
+        rows = torch.zeros(beams.rows, dtype=torch.long, device=device)
+        stepper = _TorchSteps(model, model.reorder_state(state, rows))
+        last = primer_logits[0, -1:].expand(beams.rows, -1)
+        logits = last.float().cpu().numpy()
     log_probs = _log_probs(last, temperature)
     for t in range(steps):
         if t in beams.prune_at:
             order = beams.prune()
             logits, log_probs = logits[order], log_probs[order]
-            state = model.reorder_state(state, torch.from_numpy(order).to(device))
+            stepper.reorder(order)
         history = beams.history(t)
         probs = None
         if plain_argmax:
@@ -417,12 +486,11 @@ def _step_loop(model, inputs, feeder, steps, options, beams, draw, mask, static_
                     f"the feeder returned inputs of shape {list(next_inputs.shape)}, "
                     f"expected {list(input_shape)}"
                 )
-            x = torch.from_numpy(next_inputs)
-            if not on_cpu:
-                x = x.to(device=device, dtype=model.dtype)
-            step_logits, state = step(x, state)
-            logits = step_logits.numpy() if on_cpu else step_logits.float().cpu().numpy()
+            step_logits = stepper.step(next_inputs)
             log_probs = _log_probs(step_logits, temperature)
+            if isinstance(step_logits, torch.Tensor):
+                step_logits = step_logits.float().cpu().numpy()
+            logits = step_logits  # numpy's is a buffer: used (and copied) before the next step
 
 
 def _prune_and_branch(

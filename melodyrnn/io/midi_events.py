@@ -274,6 +274,52 @@ def _scan(body: bytes, record: list | None, budget: int) -> TrackScan:
     return scan
 
 
+def note_offs(body: bytes) -> dict[tuple[int, int], list[tuple[int, int]]]:
+    """``(tick, pitch) -> [(event number, channel), ...]``, in file order, of every note-off
+    (0x8n, or 0x9n with velocity 0) of a track that :func:`scan_track` walked and found
+    nothing odd in (no system messages, no running status after a sysex): pretty_midi lists
+    an instrument's notes in the order of the note-offs that end them."""
+    offs: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    size = len(body)
+    pos = tick = number = last = 0
+    while pos < size:
+        byte = body[pos]
+        pos += 1
+        delta = byte & 0x7F
+        while byte & 0x80:
+            byte = body[pos]
+            pos += 1
+            delta = (delta << 7) | (byte & 0x7F)
+        tick += delta
+        status = body[pos]
+        if status < 0x80:
+            status = last
+        else:
+            pos += 1
+            if status != 0xFF:
+                last = status
+        if status < 0xF0:
+            kind = status & 0xF0
+            if kind in (0xC0, 0xD0):
+                pos += 1
+                continue
+            if kind == 0x80 or (kind == 0x90 and body[pos + 1] == 0):
+                offs.setdefault((tick, body[pos]), []).append((number, status & 0x0F))
+            pos += 2
+        else:  # a meta event (its type byte first) or a sysex: a length, then the data
+            pos += status == 0xFF
+            length = 0
+            while True:
+                byte = body[pos]
+                pos += 1
+                length = (length << 7) | (byte & 0x7F)
+                if byte < 0x80:
+                    break
+            pos += length
+        number += 1
+    return offs
+
+
 def _length_and_data(body: bytes, pos: int, scan: TrackScan) -> tuple[bytes, int]:
     """A meta or sysex event's variable-length size at ``pos`` and the data after it."""
     length, first = 0, pos

@@ -31,14 +31,15 @@ determined. In the probe copy:
   note-off; they agree when a track's notes have their channel's last program (the probe
   note shares their track) and one status byte carries all program changes of the channel.
 
-Refused (under backend="auto" the reference reads them): overlapping or zero-length notes
-of one pitch in a track; a channel whose program may change while it has notes; two
-different notes of an instrument ending on the same tick (pretty_midi lists notes in the
-file order of their note-offs, symusic sorts them); two instruments of a track whose first
-notes end on the same tick (pretty_midi's instrument order); control changes or pitch bends
-at or before an instrument's first note end (pretty_midi's "straggler" events, which it
-shares between the instruments of a channel through one list); track names that are not
-printable ASCII (mido decodes latin-1, symusic UTF-8) or that change on the tick where an
+Refused (under backend="auto" the reference reads them): overlapping or zero-length notes of
+one pitch in a track; a channel whose program may change while it has notes; notes of an
+instrument ending on one tick where a note-off of one of their pitches on that tick is on two
+channels (pretty_midi lists notes in the file order of their note-offs, symusic sorts them;
+:func:`~melodyrnn.io.midi_events.note_offs` finds that order); two instruments of a track
+whose first notes end on the same tick (pretty_midi's instrument order); control changes or
+pitch bends at or before an instrument's first note end (pretty_midi's "straggler" events,
+which it shares between the instruments of a channel through one list); track names that are
+not printable ASCII (mido decodes latin-1, symusic UTF-8) or that change on the tick where an
 instrument's first note ends; tempos, time or key signatures of track 0 that differ on one
 tick (their order); byte patterns of events the two parsers read differently (_ODD_EVENT,
 sysex escapes) and what mido reads but symusic may not (:attr:`TrackScan.odd
@@ -60,7 +61,7 @@ import numpy as np
 
 from melodyrnn.errors import MidiError
 from melodyrnn.io.midi_checks import ReadLimits, check_tracks, one_line
-from melodyrnn.io.midi_events import ScannedFile, TrackScan, scan_file
+from melodyrnn.io.midi_events import ScannedFile, TrackScan, note_offs, scan_file
 from melodyrnn.io.midi_ticks import TempoMap
 from melodyrnn.sequence import (
     ControlChange,
@@ -275,8 +276,9 @@ def _probe_track(score_class, header: bytes, body: bytes, scan: TrackScan, where
             raise NotExact("a channel changes program while it has notes")
         instruments.append(_Instrument(track, notes, len(instruments), exact_copy))
     _check_pairing(instruments, sounding)
+    offs = functools.cache(lambda: note_offs(body))  # walked only for notes ending together
     for instrument in instruments:
-        _order_notes(instrument)
+        _order_notes(instrument, offs)
     instruments.sort(key=lambda i: i.first_end)
     firsts = [i.first_end for i in instruments]
     if len(set(firsts)) != len(firsts):
@@ -337,18 +339,30 @@ def _check_pairing(instruments: list[_Instrument], sounding: list[dict]) -> None
         raise NotExact("two notes of one pitch overlap in a track")
 
 
-def _order_notes(instrument: _Instrument) -> None:
-    """pretty_midi's note order (by note-off) and creation tick; refuse what hides them."""
-    notes, end = instrument.notes, instrument.end
+def _order_notes(instrument: _Instrument, offs) -> None:
+    """pretty_midi's note order (by note-off) and creation tick; refuse what hides them.
+
+    Notes ending on one tick come in the file order of their note-offs (``offs()``: the
+    track's :func:`~melodyrnn.io.midi_events.note_offs`); refused where a note-off of one of
+    them is on two channels (which one ends this instrument's note is not known)."""
+    end = instrument.end
     if (end[1:] > end[:-1]).all():  # already in end order (None: as they are)
         instrument.order, ends = None, end
     else:
         order = np.argsort(end, kind="stable")
         ends = end[order]
-        for k in np.flatnonzero(ends[1:] == ends[:-1]):
-            a, b = order[k], order[k + 1]
-            if any(notes[key][a] != notes[key][b] for key in ("time", "pitch", "velocity")):
-                raise NotExact("two different notes of an instrument end on the same tick")
+        tied = np.flatnonzero(ends[1:] == ends[:-1])
+        if len(tied):
+            pitch = instrument.notes["pitch"]
+            file_order = np.zeros(len(order), np.int64)  # the note-off's event number
+            for k in np.unique(np.concatenate([tied, tied + 1])):
+                events = offs().get((int(ends[k]), int(pitch[order[k]])), [])
+                if len({channel for _, channel in events}) != 1:
+                    raise NotExact("notes of an instrument end together on a note-off of two "
+                                   "channels")  # fmt: skip
+                file_order[k] = events[0][0]
+            order = order[np.lexsort((file_order, ends))]
+            ends = end[order]
         instrument.order = order
     instrument.first_end = int(ends[0])
     for events in (instrument.track.controls, instrument.track.pitch_bends):

@@ -67,7 +67,7 @@ def process_file(path: str, settings: DatasetSettings) -> FileResult:
     try:
         ns = midi_to_sequence(path)
         result.title = _title_of(ns, path)
-        result.melodies = melodies_from_sequence(ns, settings, result.stats)
+        result.melodies = melodies_from_sequence(ns, settings, result.stats, consume=True)
     except MelodyRNNError as exc:
         result.error = str(exc)
     except MemoryError:
