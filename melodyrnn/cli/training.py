@@ -28,6 +28,12 @@ def _add_dataset(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-fraction", type=float, default=0.1, help="files held out (0.1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split (0)")
     p.add_argument("--jobs", type=int, help="worker processes (all cores)")
+    p.add_argument(
+        "--files-per-shard",
+        type=int,
+        default=500,
+        help="source files per shard (500); an interrupted build resumes by the shard",
+    )
     p.add_argument("--force", action="store_true", help="overwrite an existing dataset")
 
 
@@ -35,7 +41,8 @@ def _add_dataset(p: argparse.ArgumentParser) -> None:
 def _run_dataset(args) -> int:
     from melodyrnn.errors import DatasetError
     from melodyrnn.pipelines import DatasetSettings
-    from melodyrnn.training.dataset import build_dataset, format_report, save_dataset
+    from melodyrnn.training.build import build_sharded
+    from melodyrnn.training.dataset import format_report
 
     try:
         key = None if args.key.lower() == "none" else int(args.key)
@@ -51,18 +58,17 @@ def _run_dataset(args) -> int:
         eval_fraction=args.eval_fraction,
         seed=args.seed,
     )
-    from pathlib import Path
-
-    from melodyrnn.files import prepare_output_dir
-
-    out = Path(args.out)
-    if (out / "melodies.npz").exists() and not args.force:
-        raise DatasetError(f"{out}: already holds a dataset; use --force to overwrite it")
-    prepare_output_dir(out, "dataset folder", create=False)
-    ds = build_dataset(args.midi_dir, settings, jobs=args.jobs)
-    save_dataset(ds, out, force=args.force)
+    ds = build_sharded(
+        args.midi_dir,
+        args.out,
+        settings,
+        jobs=args.jobs,
+        files_per_shard=args.files_per_shard,
+        force=args.force,
+        on_resume=lambda done, total: print(f"resuming: {done} of {total} files already read"),
+    )
     print(format_report(ds))
-    print(f"wrote {out}")
+    print(f"wrote {args.out} ({ds.num_shards} shards)")
     return 0
 
 
