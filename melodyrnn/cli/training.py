@@ -90,11 +90,21 @@ def _add_train(p: argparse.ArgumentParser) -> None:
         type=int,
         help="train on pieces of this many steps (more updates per epoch); default: whole melodies",
     )
+    p.add_argument(
+        "--device", default="auto", help="auto (a GPU when there is one), cpu or cuda (auto)"
+    )
+    p.add_argument(
+        "--shard-window",
+        type=int,
+        default=8,
+        help="shards of a sharded dataset each process reads and shuffles together (8)",
+    )
 
 
 @verb("train", _add_train, "train a model on a dataset (resumable)")
 def _run_train(args) -> int:
     from melodyrnn.files import prepare_output_dir
+    from melodyrnn.training import distributed
     from melodyrnn.training.train import Trainer, TrainOptions, parse_hparams
 
     options = TrainOptions(
@@ -104,12 +114,19 @@ def _run_train(args) -> int:
         threads=args.threads,
         max_minutes=args.max_minutes,
         chunk_steps=args.chunk_steps,
+        shard_window=args.shard_window,
+        device=args.device,
     )
     prepare_output_dir(args.out, "run folder", create=False)
-    trainer = Trainer(args.dataset, args.out, args.config, parse_hparams(args.hparams), options)
-    if trainer.step:
-        print(f"resuming {args.out} at step {trainer.step}")
-    metrics = trainer.train()
+    try:  # under torchrun: one process of many (see melodyrnn.training.distributed)
+        trainer = Trainer(args.dataset, args.out, args.config, parse_hparams(args.hparams), options)
+        if trainer.step and trainer.is_main:
+            print(f"resuming {args.out} at step {trainer.step}")
+        metrics = trainer.train()
+    finally:
+        distributed.shutdown()
+    if not trainer.is_main:
+        return 0
     if metrics:
         print(
             f"eval: loss {metrics['loss']:.4f} nats/step, event NLL {metrics['nll_event']:.4f}, "

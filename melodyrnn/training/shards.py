@@ -162,3 +162,49 @@ class ShardedDataset:
             "file_index": self.file_index,
             "split": self.split,
         }
+
+
+def save_sharded(ds, out_dir: str | os.PathLike, files_per_shard: int, force: bool = False) -> Path:
+    """Write an in-memory dataset (:class:`~melodyrnn.training.dataset.MelodyDataset`) as a
+    sharded one: the melodies of source files ``k * files_per_shard ...`` in shard ``k``."""
+    out = Path(out_dir)
+    if (out / META_FILE).exists() and not force:
+        raise DatasetError(
+            f"{out}: already holds a dataset; use {{force}} to overwrite it", parameters=("force",)
+        )
+    file_index = np.asarray(ds.file_index, dtype=np.int64)
+    order = np.argsort(file_index, kind="stable")
+    if not np.array_equal(order, np.arange(len(order))):
+        raise DatasetError("the melodies must be in the order of their source files")
+    shard = (file_index // files_per_shard).astype(np.int32)
+    num_shards = int(shard.max()) + 1 if len(shard) else 0
+    lengths = np.diff(ds.offsets).astype(np.int64)
+    shards = []
+    for k in range(num_shards):
+        rows = np.flatnonzero(shard == k)
+        melodies = [ds.events[ds.offsets[i] : ds.offsets[i + 1]] for i in rows]
+        sha = write_npz(out / shard_name(k), shard_arrays(melodies, file_index[rows]))
+        shards.append({"name": shard_name(k), "sha256": sha, "melodies": len(rows)})
+    split = np.asarray(ds.split, dtype=np.uint8)
+    write_npz(
+        out / INDEX_FILE,
+        {
+            "shard": shard,
+            "length": lengths,
+            "file_index": file_index.astype(np.int32),
+            "split": split,
+        },
+    )
+    meta = {
+        **{k: v for k, v in ds.info.items() if k != "format"},
+        "format": FORMAT,
+        "settings": ds.settings.to_dict(),
+        "melodies": len(lengths),
+        "train_melodies": int((split == 0).sum()),
+        "eval_melodies": int((split == 1).sum()),
+        "steps": int(lengths.sum()),
+        "files_per_shard": files_per_shard,
+        "shards": shards,
+    }
+    write_bytes_atomically(out / META_FILE, json.dumps(meta, indent=1).encode())
+    return out
