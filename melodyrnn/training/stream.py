@@ -12,8 +12,8 @@ dataset in memory, it is exactly the plan of the whole dataset (:func:`bucketed_
 Beyond that, shards are taken in a seeded random order and their pieces shuffled within each
 shard; this sequence is cut into groups of about ``window_shards`` shards' pieces, batches of
 similar lengths are made within runs of at most ``32 * batch_size`` pieces of a group and
-shuffled within the group, so a process reads each shard about once per epoch. A process of a distributed run takes, of every batch, the rows of the shards it owns
-(``shard % world == rank``).
+shuffled within the group, so a process reads each shard about once per epoch. A process of a
+distributed run takes, of every batch, the rows of the shards it owns (``shard % world == rank``).
 """
 
 from __future__ import annotations
