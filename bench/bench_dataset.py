@@ -78,6 +78,38 @@ def run(command: list[str], env: dict) -> dict:
     }
 
 
+TRAIN = """
+import sys, time
+from melodyrnn.training.train import Trainer, TrainOptions
+t0 = time.perf_counter()
+options = TrainOptions(max_steps=int(sys.argv[3]), progress=False, threads=2, max_eval_steps=5000)
+trainer = Trainer(sys.argv[1], sys.argv[2], "basic_rnn", None, options)
+t1 = time.perf_counter()
+trainer.train()
+t2 = time.perf_counter()
+hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]
+print(t1 - t0, t2 - t1, trainer.train_data.shards_read, len(trainer.train_data), int(hwm) / 1024)
+"""
+
+
+def train(dataset: Path, run: Path, steps: int, env: dict) -> None:
+    """Stream ``steps`` basic_rnn steps (batch 128) from the shards: time and peak memory."""
+    out = subprocess.run(
+        [sys.executable, "-c", TRAIN, str(dataset), str(run), str(steps)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    init, seconds, shards, pieces, mib = (float(v) for v in out)
+    print(
+        f"{'':>7} train basic_rnn: {pieces:.0f} pieces indexed in {init:.1f} s; {steps} steps "
+        f"in {seconds:.1f} s ({steps / seconds:.2f} steps/s), {shards:.0f} shard reads, "
+        f"peak {mib:.0f} MiB",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", default=str(ROOT / "data" / "folk_midi_x10"))
@@ -85,6 +117,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--files-per-shard", type=int, default=500)
     parser.add_argument("--resume", action="store_true", help="also: kill at half, resume")
+    parser.add_argument(
+        "--train-steps", type=int, default=0, help="also: train basic_rnn this many steps"
+    )
     args = parser.parse_args()
     files = sorted(str(p) for p in Path(args.corpus).rglob("*.mid"))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -123,6 +158,8 @@ def main() -> None:
                 f"{r['tree_mib']:>9.0f} {r['main_mib']:>9.0f} {shards:>6} {melodies:>9}",
                 flush=True,
             )
+            if args.train_steps:
+                train(Path(tmp) / "ds", Path(tmp) / "run", args.train_steps, env)
             if args.resume:
                 shutil.rmtree(Path(tmp) / "ds")
                 proc = subprocess.Popen(

@@ -98,14 +98,14 @@ def build_sharded(
         _clear(out)
     done = _finished_blocks(out, header)
     if done and on_resume is not None:
-        on_resume(sum(len(v["files"]) for v in done.values()), len(files))
+        on_resume(sum(done.values()), len(files))
     out.mkdir(parents=True, exist_ok=True)
     manifest = out / MANIFEST
     if not done:
         (out / SHARD_DIR).mkdir(exist_ok=True)
         write_bytes_atomically(manifest, (json.dumps(header) + "\n").encode())
     blocks = range(0, len(files), files_per_shard)
-    bar = progress_bar(len(files), progress, initial=sum(len(v["files"]) for v in done.values()))
+    bar = progress_bar(len(files), progress, initial=sum(done.values()))
     try:
         for k, start in enumerate(blocks):
             if k in done:
@@ -126,22 +126,25 @@ def build_sharded(
                 "files": [_relative(FileSummary.of(r), midi_dir).to_dict() for r in results],
             }
             _append_line(manifest, line)
-            done[k] = line
-            del results, melodies
+            done[k] = len(block)
+            del results, melodies, line
     finally:
         bar.close()
-    return _finish(midi_dir, out, settings, header, [done[k] for k in range(len(blocks))])
+    return _finish(midi_dir, out, settings, header, _finished_blocks(out, header, keep=True))
 
 
-def _finish(midi_dir, out: Path, settings, header: dict, lines: list[dict]) -> ShardedDataset:
+def _finish(midi_dir, out: Path, settings, header: dict, done: dict) -> ShardedDataset:
+    lines = [done[k] for k in range(len(done))]
     summaries = [FileSummary.from_dict(f) for line in lines for f in line["files"]]
+    for line in lines:  # the summaries are all that is needed of them from here on
+        line["files"] = [(len(f.get("lengths", ())), f.get("lengths", ())) for f in line["files"]]
     groups = duplicate_groups(summaries)
     file_split = split_groups(groups, settings.eval_fraction, settings.seed)
     shard, lengths, file_index = [], [], []
     for k, line in enumerate(lines):
         base = k * header["files_per_shard"]
-        for i, f in enumerate(line["files"]):
-            for n in f.get("lengths", ()):
+        for i, (_, file_lengths) in enumerate(line["files"]):
+            for n in file_lengths:
                 shard.append(k)
                 lengths.append(n)
                 file_index.append(base + i)
@@ -175,7 +178,7 @@ def _finish(midi_dir, out: Path, settings, header: dict, lines: list[dict]) -> S
             {
                 "name": line["name"],
                 "sha256": line["sha256"],
-                "melodies": sum(len(f.get("lengths", ())) for f in line["files"]),
+                "melodies": sum(count for count, _ in line["files"]),
                 "files": len(line["files"]),
             }
             for line in lines
@@ -187,8 +190,9 @@ def _finish(midi_dir, out: Path, settings, header: dict, lines: list[dict]) -> S
     return ShardedDataset.open(out)
 
 
-def _finished_blocks(out: Path, header: dict) -> dict[int, dict]:
-    """The blocks an earlier, unfinished build of the same files and settings completed."""
+def _finished_blocks(out: Path, header: dict, keep: bool = False) -> dict[int, dict | int]:
+    """The blocks an earlier, unfinished build of the same files and settings completed: their
+    manifest lines (``keep``) or just their number of files."""
     manifest = out / MANIFEST
     if not manifest.is_file():
         if (out / "melodies.npz").exists() or (out / SHARD_DIR).exists():
@@ -197,9 +201,10 @@ def _finished_blocks(out: Path, header: dict) -> dict[int, dict]:
                 parameters=("force",),
             )
         return {}
-    lines = manifest.read_bytes().split(b"\n")
+    with open(manifest, "rb") as handle:
+        lines = handle.readlines()
     try:
-        first = json.loads(lines[0])
+        first = json.loads(lines[0]) if lines else None
     except ValueError:
         first = None
     if first != header:
@@ -208,17 +213,19 @@ def _finished_blocks(out: Path, header: dict) -> dict[int, dict]:
             "start over",
             parameters=("force",),
         )
-    done: dict[int, dict] = {}
+    done: dict[int, dict | int] = {}
     for raw in lines[1:]:
         try:
             line = json.loads(raw)  # a line cut short by the interruption does not parse
             k = int(line["shard"])
             path = out / shard_name(k)
             if line["name"] == shard_name(k) and _sha256(path) == line["sha256"]:
-                done[k] = line
+                done[k] = line if keep else len(line["files"])
         except (ValueError, KeyError, TypeError, OSError):
             continue
-    if lines[-1]:  # the last line was cut short: end it, so that the next line stands alone
+    if lines and not lines[-1].endswith(
+        b"\n"
+    ):  # cut short: end it for the next line
         with open(manifest, "ab") as handle:
             handle.write(b"\n")
     return done
@@ -259,4 +266,5 @@ def _relative(summary: FileSummary, midi_dir) -> FileSummary:
 
 
 def _absolute(summary: FileSummary, midi_dir) -> FileSummary:
-    return FileSummary(**{**summary.__dict__, "path": os.path.join(midi_dir, summary.path)})
+    summary.path = os.path.join(midi_dir, summary.path)
+    return summary

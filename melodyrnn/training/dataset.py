@@ -39,7 +39,7 @@ MIDI_SUFFIXES = (".mid", ".midi")
 DATASET_FILES = ("melodies.npz", "dataset.json")
 
 
-@dataclass
+@dataclass(slots=True)
 class FileSummary:
     """What the split and the report need of one file, without its melodies: the title, a
     digest of each melody's opening two bars, the melody lengths, the error and the stats."""
@@ -63,7 +63,8 @@ class FileSummary:
         )
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v or k == "path"}
+        items = ((k, getattr(self, k)) for k in self.__dataclass_fields__)
+        return {k: v for k, v in items if v or k == "path"}
 
     @classmethod
     def from_dict(cls, data: dict) -> FileSummary:
