@@ -300,3 +300,16 @@ def test_a_windowed_run_resumed_mid_epoch_equals_the_uninterrupted_run(tmp_path)
     trained(tmp_path / "ds", tmp_path / "cut", shard_window=2, max_steps=7, save_every=7)
     resumed = trained(tmp_path / "ds", tmp_path / "cut", shard_window=2)
     assert all(torch.allclose(whole[k], resumed[k], atol=1e-6) for k in whole)
+
+
+def test_a_dataset_json_naming_shards_outside_the_folder_is_refused(folder, tmp_path):
+    build_sharded(folder, tmp_path / "ds", jobs=1, progress=False, files_per_shard=3)
+    meta_path = tmp_path / "ds" / "dataset.json"
+    meta = json.loads(meta_path.read_text())
+    meta["shards"][0]["name"] = "../../outside.npz"
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(DatasetError, match="the shard '../../outside.npz' leaves the folder"):
+        ShardedDataset.open(tmp_path / "ds")
+    meta_path.write_text('{"format": "melodyrnn-dataset-2", "settings": {}, "shards": 3}')
+    with pytest.raises(DatasetError, match=r"corrupt .*\$\.shards must be a list"):
+        ShardedDataset.open(tmp_path / "ds")

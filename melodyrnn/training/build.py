@@ -223,9 +223,7 @@ def _finished_blocks(out: Path, header: dict, keep: bool = False) -> dict[int, d
                 done[k] = line if keep else len(line["files"])
         except (ValueError, KeyError, TypeError, OSError):
             continue
-    if lines and not lines[-1].endswith(
-        b"\n"
-    ):  # cut short: end it for the next line
+    if lines and not lines[-1].endswith(b"\n"):  # cut short: end it for the next line
         with open(manifest, "ab") as handle:
             handle.write(b"\n")
     return done

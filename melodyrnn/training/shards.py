@@ -30,7 +30,8 @@ import numpy as np
 
 from melodyrnn.errors import CheckpointError, DatasetError
 from melodyrnn.files import write_bytes_atomically
-from melodyrnn.models.folder import read_npz
+from melodyrnn.models.folder import inside_folder, read_json, read_npz
+from melodyrnn.models.schema import Anything, Arr, Int, Obj, Str
 from melodyrnn.pipelines import DatasetSettings
 
 FORMAT = "melodyrnn-dataset-2"
@@ -38,6 +39,17 @@ SHARD_DIR = "shards"
 INDEX_FILE = "index.npz"
 META_FILE = "dataset.json"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_META_SCHEMA = Obj(
+    {
+        "format": Str((FORMAT,)),
+        "settings": Obj(extra=Anything()),
+        "shards": Arr(
+            Obj({"name": Str(), "melodies": Int(0)}, required=("name",), extra=Anything())
+        ),
+    },
+    required=("format", "settings", "shards"),
+    extra=Anything(),
+)
 
 
 def shard_name(k: int) -> str:
@@ -82,10 +94,12 @@ def is_sharded(path: str | os.PathLike) -> bool:
     meta = Path(path) / META_FILE
     if not meta.is_file() or (Path(path) / "melodies.npz").exists():
         return False
-    try:
-        return json.loads(meta.read_text()).get("format") == FORMAT
-    except (OSError, ValueError, AttributeError):
+    try:  # the format is the first key melodyrnn writes; the rest is checked when opened
+        with open(meta, "rb") as handle:
+            head = handle.read(256)
+    except OSError:
         return False
+    return f'"format": "{FORMAT}"'.encode() in head
 
 
 @dataclass
@@ -105,11 +119,13 @@ class ShardedDataset:
     def open(cls, path: str | os.PathLike) -> ShardedDataset:
         root = Path(path)
         try:
-            meta = json.loads((root / META_FILE).read_text())
+            meta = read_json(root / META_FILE, _META_SCHEMA)
             index = read_npz(root / INDEX_FILE, f"{root}/{INDEX_FILE}")
             arrays = {k: index[k] for k in ("shard", "length", "file_index", "split")}
             names = [s["name"] for s in meta["shards"]]
-        except (OSError, ValueError, KeyError, TypeError, CheckpointError) as exc:
+            for name in names:  # a shard named ../x or /etc/x is refused before any read
+                inside_folder(root, name, "shard")
+        except (KeyError, CheckpointError) as exc:
             raise DatasetError(f"{root}: the dataset is corrupt ({exc}); rebuild it") from None
         sizes = {len(a) for a in arrays.values()}
         shard = arrays["shard"].astype(np.int32)
@@ -196,8 +212,8 @@ def save_sharded(ds, out_dir: str | os.PathLike, files_per_shard: int, force: bo
         },
     )
     meta = {
-        **{k: v for k, v in ds.info.items() if k != "format"},
         "format": FORMAT,
+        **{k: v for k, v in ds.info.items() if k != "format"},
         "settings": ds.settings.to_dict(),
         "melodies": len(lengths),
         "train_melodies": int((split == 0).sum()),
