@@ -7,9 +7,13 @@ source file with a fixed seed, and near-duplicate files (the same title, or the 
 bars after squashing) are kept on the same side of it, so tunes that appear in several
 collections do not leak from training into evaluation.
 
-A dataset is a folder with ``melodies.npz`` (all events concatenated as int8 plus offsets, the
-source file and split of each melody) and ``dataset.json`` (settings, per-file outcome, stats).
-Events are encoder-independent: any melody config with the same range and key trains on it.
+:func:`build_dataset` keeps the whole dataset in memory; :func:`save_dataset` writes it as a
+folder with ``melodies.npz`` (all events concatenated as int8 plus offsets, the source file and
+split of each melody) and ``dataset.json`` (settings, per-file outcome, stats). ``melodyrnn
+dataset`` builds a sharded dataset instead (:mod:`melodyrnn.training.build`, the format in
+:mod:`melodyrnn.training.shards`), with the same melodies and split; :func:`load_dataset` reads
+both. Events are encoder-independent: any melody config with the same range and key trains on
+them.
 """
 
 from __future__ import annotations

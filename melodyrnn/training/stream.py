@@ -192,6 +192,10 @@ class Pieces:
         self.shard = shard[self.melody]
         self._cache: OrderedDict[int, dict] = OrderedDict()
         self._cache_shards = max(1, cache_shards)
+        # Encodings (float32, ~40x the events) are kept when every shard stays in the cache
+        # (as a dataset in memory always did) or a melody is cut into pieces that come back
+        # within the window; whole melodies streamed are encoded once per epoch anyway.
+        self._keep_encoded = bool(chunk_steps) or self.num_shards <= self._cache_shards
         self.shards_read = 0
 
     def __len__(self) -> int:
@@ -232,9 +236,12 @@ class Pieces:
 
     def _encoded(self, m: int):
         entry = self._shard(int(self.melody_shard[m]))
-        if m not in entry["encoded"]:
-            entry["encoded"][m] = encode_melody(self.encoder, entry["events"][m], self.no_event)
-        return entry["encoded"][m]
+        if m in entry["encoded"]:
+            return entry["encoded"][m]
+        encoded = encode_melody(self.encoder, entry["events"][m], self.no_event)
+        if self._keep_encoded:
+            entry["encoded"][m] = encoded
+        return encoded
 
     def rows(self, index) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         out = []
