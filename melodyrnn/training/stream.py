@@ -13,7 +13,8 @@ Beyond that, shards are taken in a seeded random order and their pieces shuffled
 shard; this sequence is cut into groups of about ``window_shards`` shards' pieces, batches of
 similar lengths are made within runs of at most ``32 * batch_size`` pieces of a group and
 shuffled within the group, so a process reads each shard about once per epoch. A process of a
-distributed run takes, of every batch, the rows of the shards it owns (``shard % world == rank``).
+distributed run takes, of every batch, the rows of the shards it owns (``shard % world == rank``;
+a dataset in memory is shared out by melody).
 """
 
 from __future__ import annotations
@@ -190,6 +191,9 @@ class Pieces:
         self.start = (np.arange(len(self.melody)) - first) * steps
         self.length = np.minimum(labels[self.melody] - self.start, steps).astype(np.int64)
         self.shard = shard[self.melody]
+        # Which process of a distributed run takes a piece: the one that owns its shard, or for
+        # a dataset in memory (one shard) the one its melody falls to.
+        self.owner = self.shard if isinstance(ds, ShardedDataset) else self.melody
         self._cache: OrderedDict[int, dict] = OrderedDict()
         self._cache_shards = max(1, cache_shards)
         # Encodings (float32, ~40x the events) are kept when every shard stays in the cache

@@ -428,7 +428,7 @@ class Trainer:
             # This process's rows; the loss is summed over them and divided by the real steps
             # of the whole batch, times the number of processes (DDP averages the gradients):
             # the gradient of the whole batch's mean, as one process computes it.
-            mine = index[self.train_data.shard[index] % processes.world == processes.rank]
+            mine = index[self.train_data.owner[index] % processes.world == processes.rank]
             steps = int(self.train_data.lengths[index].sum())
             torch.manual_seed(hash((self.options.seed, self.step, processes.rank)) & 0x7FFFFFFF)
             if len(mine):
