@@ -187,7 +187,7 @@ def _finish(midi_dir, out: Path, settings, header: dict, done: dict) -> ShardedD
     }
     write_bytes_atomically(out / META_FILE, json.dumps(meta, indent=1).encode())
     (out / MANIFEST).unlink(missing_ok=True)
-    return ShardedDataset.open(out)
+    return ShardedDataset.open(out, report=True)
 
 
 def _finished_blocks(out: Path, header: dict, keep: bool = False) -> dict[int, dict | int]:

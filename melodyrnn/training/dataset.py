@@ -477,7 +477,7 @@ def load_dataset(path: str | os.PathLike) -> MelodyDataset:
     memory; training streams a sharded dataset instead, see :func:`open_dataset`)."""
     root = Path(path)
     if is_sharded(root):
-        sharded = ShardedDataset.open(root)
+        sharded = ShardedDataset.open(root, report=True)
         return MelodyDataset(settings=sharded.settings, info=sharded.info, **sharded.arrays())
     if not (root / "melodies.npz").is_file() or not (root / "dataset.json").is_file():
         raise DatasetError(

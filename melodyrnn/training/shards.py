@@ -116,7 +116,9 @@ class ShardedDataset:
     info: dict = field(default_factory=dict)
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> ShardedDataset:
+    def open(cls, path: str | os.PathLike, report: bool = False) -> ShardedDataset:
+        """The index of the dataset in ``path``; ``report``: keep the per-file report of
+        ``dataset.json`` in ``info["files"]`` (one entry per source file)."""
         root = Path(path)
         try:
             meta = read_json(root / META_FILE, _META_SCHEMA)
@@ -139,7 +141,11 @@ class ShardedDataset:
             lengths=arrays["length"].astype(np.int64),
             file_index=arrays["file_index"].astype(np.int32),
             split=arrays["split"].astype(np.uint8),
-            info={k: v for k, v in meta.items() if k not in ("settings", "shards")},
+            info={
+                k: v
+                for k, v in meta.items()
+                if k not in ("settings", "shards") and (report or k != "files")
+            },
         )
 
     def __len__(self) -> int:
