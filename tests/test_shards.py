@@ -313,3 +313,20 @@ def test_a_dataset_json_naming_shards_outside_the_folder_is_refused(folder, tmp_
     meta_path.write_text('{"format": "melodyrnn-dataset-2", "settings": {}, "shards": 3}')
     with pytest.raises(DatasetError, match=r"corrupt .*\$\.shards must be a list"):
         ShardedDataset.open(tmp_path / "ds")
+
+
+def test_evaluate_and_the_ngram_read_a_sharded_dataset_as_the_single_file_one(tmp_path):
+    from melodyrnn.training.dataset import save_dataset
+    from melodyrnn.training.evaluate import load_eval_melodies
+    from melodyrnn.training.ngram import train_ngram_model
+
+    ds = memory_dataset(30)
+    save_dataset(ds, tmp_path / "one")
+    save_sharded(ds, tmp_path / "many", files_per_shard=4)
+    settings = DatasetSettings()
+    a = load_eval_melodies(tmp_path / "one", settings)
+    b = load_eval_melodies(tmp_path / "many", settings)
+    assert len(a) == len(b) == 5 and all(np.array_equal(x, y) for x, y in zip(a, b))
+    table_one = train_ngram_model(tmp_path / "one", orders=range(1, 4))[1]
+    table_many = train_ngram_model(tmp_path / "many", orders=range(1, 4))[1]
+    assert table_one == table_many

@@ -406,7 +406,8 @@ class Trainer:
                     if self.step % opts.save_every == 0 or self.step == total or out_of_time:
                         self._save_state()
                     if out_of_time:
-                        bar.write(f"stopping after {self.elapsed / 60:.1f} minutes of training")
+                        if self.is_main:
+                            bar.write(f"stopping after {self.elapsed / 60:.1f} minutes of training")
                         return last_eval
         finally:
             bar.close()
