@@ -330,3 +330,17 @@ def test_evaluate_and_the_ngram_read_a_sharded_dataset_as_the_single_file_one(tm
     table_one = train_ngram_model(tmp_path / "one", orders=range(1, 4))[1]
     table_many = train_ngram_model(tmp_path / "many", orders=range(1, 4))[1]
     assert table_one == table_many
+
+
+def test_the_cli_names_its_flags_in_one_line(folder, tmp_path, capsys):
+    from melodyrnn.cli import main
+
+    out = tmp_path / "ds"
+    assert main(["dataset", str(folder), str(out), "--files-per-shard", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--files-per-shard must be" in err, err
+    assert not out.exists()
+    save_sharded(memory_dataset(12), out, files_per_shard=4)
+    code = main(["train", str(out), "--out", str(tmp_path / "run"), "--shard-window", "0"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "--shard-window must be" in err, err
