@@ -288,6 +288,13 @@ def test_the_windowed_plan_covers_every_piece_once_and_reads_each_shard_about_on
         for index in plan:
             pieces.rows(index)
         assert pieces.shards_read - before <= sharded.num_shards + 6  # ~once per epoch
+    evals = Pieces(sharded, "eval", encoder, -2, cache_shards=1 << 30, keep_encoded=False)
+    for _ in range(3):  # evaluation goes through the melodies sorted by length, every time
+        evals.rows(np.argsort(evals.lengths))
+    assert evals.shards_read == len(set(evals.shard.tolist())) == sharded.num_shards
+    assert np.array_equal(
+        np.concatenate(evals.melodies()), ds.events[np.repeat(ds.split, np.diff(ds.offsets)) == 1]
+    )
     other = epoch_plan(pieces.lengths, pieces.shard, batch, np.random.default_rng([1, 0]), 2)
     again = epoch_plan(pieces.lengths, pieces.shard, batch, np.random.default_rng([1, 0]), 2)
     assert all(np.array_equal(a, b) for a, b in zip(other, again))

@@ -153,7 +153,8 @@ class Pieces:
 
     ``split`` "train" or "eval"; ``chunk_steps`` cuts melodies into pieces of that many labels;
     ``max_steps`` keeps the first melodies (in dataset order) up to that many steps; shards are
-    cached ``cache_shards`` at a time (their melodies and, once used, their encodings).
+    cached ``cache_shards`` at a time (their melodies of the split and, if ``keep_encoded``,
+    their encodings: by default when every shard fits or melodies are cut into pieces).
     """
 
     def __init__(
@@ -166,6 +167,7 @@ class Pieces:
         chunk_steps: int | None = None,
         max_steps: int | None = None,
         cache_shards: int = 8,
+        keep_encoded: bool | None = None,
     ):
         self.ds, self.encoder, self.no_event = ds, encoder, no_event
         want = {"train": 0, "eval": 1}[split]
@@ -199,7 +201,9 @@ class Pieces:
         # Encodings (float32, ~40x the events) are kept when every shard stays in the cache
         # (as a dataset in memory always did) or a melody is cut into pieces that come back
         # within the window; whole melodies streamed are encoded once per epoch anyway.
-        self._keep_encoded = bool(chunk_steps) or self.num_shards <= self._cache_shards
+        if keep_encoded is None:
+            keep_encoded = bool(chunk_steps) or self.num_shards <= self._cache_shards
+        self._keep_encoded = keep_encoded
         self.shards_read = 0
 
     def __len__(self) -> int:

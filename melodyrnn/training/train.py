@@ -218,7 +218,10 @@ class Trainer:
             self.encoder,
             self.no_event,
             max_steps=opts.max_eval_steps,
-            cache_shards=2,
+            # eval melodies of every shard stay (int8, a tenth of the data); their encodings
+            # too when the dataset is small enough to train from the cache
+            cache_shards=1 << 30,
+            keep_encoded=self.train_data.num_shards <= window + 2,
         )
         if not len(self.train_data):
             raise DatasetError("the dataset has no training melodies")
