@@ -32,6 +32,12 @@ def _add_dataset(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-fraction", type=float, default=0.1, help="files held out (0.1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split (0)")
     p.add_argument("--jobs", type=int, help="worker processes (all cores)")
+    p.add_argument(
+        "--files-per-shard",
+        type=int,
+        default=500,
+        help="source files per shard (500); an interrupted build resumes by the shard",
+    )
     p.add_argument("--force", action="store_true", help="overwrite an existing dataset")
 
 
@@ -39,7 +45,8 @@ def _add_dataset(p: argparse.ArgumentParser) -> None:
 def _run_dataset(args) -> int:
     from melodyrnn.errors import DatasetError
     from melodyrnn.pipelines import DatasetSettings
-    from melodyrnn.training.dataset import build_dataset, format_report, save_dataset
+    from melodyrnn.training.build import build_sharded
+    from melodyrnn.training.dataset import format_report
 
     try:
         transpositions = tuple(int(t) for t in args.transpose.split(","))
@@ -58,20 +65,19 @@ def _run_dataset(args) -> int:
         eval_fraction=args.eval_fraction,
         seed=args.seed,
     )
-    from pathlib import Path
-
-    from melodyrnn.files import prepare_output_dir
-
-    out = Path(args.out)
-    if (out / "melodies.npz").exists() and not args.force:
-        raise DatasetError(f"{out}: already holds a dataset; use --force to overwrite it")
-    prepare_output_dir(out, "dataset folder", create=False)
-    ds = build_dataset(args.midi_dir, settings, jobs=args.jobs)
-    save_dataset(ds, out, force=args.force)
+    ds = build_sharded(
+        args.midi_dir,
+        args.out,
+        settings,
+        jobs=args.jobs,
+        files_per_shard=args.files_per_shard,
+        force=args.force,
+        on_resume=lambda done, total: print(f"resuming: {done} of {total} files already read"),
+    )
     print(format_report(ds))
     if key is None and args.key is None:
         print("melodies keep their own keys (--key none), so the transpositions are kept too")
-    print(f"wrote {out}")
+    print(f"wrote {args.out} ({ds.num_shards} shards)")
     return 0
 
 
@@ -98,6 +104,15 @@ def _add_train(p: argparse.ArgumentParser) -> None:
         "--chunk-steps",
         type=int,
         help="train on pieces of this many steps (more updates per epoch); default: whole melodies",
+    )
+    p.add_argument(
+        "--device", default="auto", help="auto (a GPU when there is one), cpu or cuda (auto)"
+    )
+    p.add_argument(
+        "--shard-window",
+        type=int,
+        default=8,
+        help="shards of a sharded dataset each process reads and shuffles together (8)",
     )
     p.add_argument(
         "--force", action="store_true", help="--config markov: overwrite an existing --out"
@@ -143,7 +158,8 @@ def _keep_keys(args, hparams: dict, dataset) -> dict:
 @verb("train", _add_train, "train a model on a dataset (resumable)")
 def _run_train(args) -> int:
     from melodyrnn.files import prepare_output_dir
-    from melodyrnn.training.dataset import load_dataset
+    from melodyrnn.training import distributed
+    from melodyrnn.training.dataset import open_dataset
     from melodyrnn.training.train import Trainer, TrainOptions
 
     if args.config == "markov":
@@ -155,15 +171,22 @@ def _run_train(args) -> int:
         threads=args.threads,
         max_minutes=args.max_minutes,
         chunk_steps=args.chunk_steps,
+        shard_window=args.shard_window,
+        device=args.device,
     )
     hparams = _train_hparams(args)
     prepare_output_dir(args.out, "run folder", create=False)
-    dataset = load_dataset(args.dataset)
+    dataset = open_dataset(args.dataset)
     hparams = _keep_keys(args, hparams, dataset)
-    trainer = Trainer(dataset, args.out, args.config, hparams, options)
-    if trainer.step:
-        print(f"resuming {args.out} at step {trainer.step}")
-    metrics = trainer.train()
+    try:  # under torchrun: one process of many (see melodyrnn.training.distributed)
+        trainer = Trainer(dataset, args.out, args.config, hparams, options)
+        if trainer.step and trainer.is_main:
+            print(f"resuming {args.out} at step {trainer.step}")
+        metrics = trainer.train()
+    finally:
+        distributed.shutdown()
+    if not trainer.is_main:
+        return 0
     if metrics:
         print(
             f"eval: loss {metrics['loss']:.4f} nats/step, event NLL {metrics['nll_event']:.4f}, "

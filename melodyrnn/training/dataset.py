@@ -7,14 +7,19 @@ source file with a fixed seed, and near-duplicate files (the same title, or the 
 bars after squashing) are kept on the same side of it, so tunes that appear in several
 collections do not leak from training into evaluation.
 
-A dataset is a folder with ``melodies.npz`` (all events concatenated as int8 plus offsets, the
-source file and split of each melody) and ``dataset.json`` (settings, per-file outcome, stats).
-Events are encoder-independent: any melody config with the same range and key trains on it.
+:func:`build_dataset` keeps the whole dataset in memory; :func:`save_dataset` writes it as a
+folder with ``melodies.npz`` (all events concatenated as int8 plus offsets, the source file and
+split of each melody) and ``dataset.json`` (settings, per-file outcome, stats). ``melodyrnn
+dataset`` builds a sharded dataset instead (:mod:`melodyrnn.training.build`, the format in
+:mod:`melodyrnn.training.shards`), with the same melodies and split; :func:`load_dataset` reads
+both. Events are encoder-independent: any melody config with the same range and key trains on
+them.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import random
@@ -31,10 +36,53 @@ from melodyrnn.errors import DatasetError, MelodyRNNError
 from melodyrnn.files import atomic_path, write_bytes_atomically
 from melodyrnn.io.midi_checks import one_line
 from melodyrnn.pipelines import DatasetSettings, melodies_from_sequence
+from melodyrnn.training.shards import ShardedDataset, is_sharded
 from melodyrnn.training.workers import Failed, check_jobs, run_isolated
 
 MIDI_SUFFIXES = (".mid", ".midi")
 DATASET_FILES = ("melodies.npz", "dataset.json")
+
+
+@dataclass(slots=True)
+class FileSummary:
+    """What the split and the report need of one file, without its melodies: the title, a
+    digest of each melody's opening two bars, the melody lengths, the error and the stats."""
+
+    path: str
+    title: str = ""
+    openings: list[str] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    error: str = ""
+    stats: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, result: FileResult, steps_per_bar: int = DEFAULT_STEPS_PER_BAR) -> FileSummary:
+        return cls(
+            path=result.path,
+            title=result.title,
+            openings=opening_keys(result.melodies, steps_per_bar),
+            lengths=[len(m) for m in result.melodies],
+            error=result.error,
+            stats=dict(result.stats),
+        )
+
+    def to_dict(self) -> dict:
+        items = ((k, getattr(self, k)) for k in self.__dataclass_fields__)
+        return {k: v for k, v in items if v or k == "path"}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FileSummary:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+def opening_keys(melodies, steps_per_bar: int = DEFAULT_STEPS_PER_BAR) -> list[str]:
+    """A digest of the first two bars of every melody at least that long (near-duplicate keys)."""
+    n = 2 * steps_per_bar
+    return [
+        hashlib.blake2b(np.asarray(m[:n], dtype=np.int8).tobytes(), digest_size=12).hexdigest()
+        for m in melodies
+        if len(m) >= n
+    ]
 
 
 @dataclass
@@ -138,21 +186,20 @@ def extract_folder(
     progress: bool = True,
     *,
     max_seconds_per_file: float | None = None,
+    bar=None,
 ) -> list[FileResult]:
     """Process files in worker processes (results in the order of ``files``).
 
     ``jobs`` worker processes (None or 0: one per core) read one file at a time. A file that
     takes longer than ``max_seconds_per_file`` (default: the limit of that name), or whose
     worker dies (killed for memory, a crash), is a failed file with the reason; a new worker
-    carries on with the others, so one bad file never costs the rest of the build.
+    carries on with the others, so one bad file never costs the rest of the build. ``bar``: a
+    progress bar to advance (by default one is made and closed here).
     """
-    from tqdm import tqdm
-
     jobs = check_jobs(jobs)
-    # No bar when stderr is not a terminal (logs, pipes): it would sit beside error lines.
-    bar = tqdm(
-        total=len(files), desc="reading MIDI", unit="file", disable=None if progress else True
-    )
+    own_bar = bar is None
+    if own_bar:
+        bar = progress_bar(len(files), progress)
     outcomes = run_isolated(
         process_file,
         files,
@@ -161,13 +208,28 @@ def extract_folder(
         max_seconds=max_seconds_per_file,
         on_done=lambda _: bar.update(),
     )
-    bar.close()
+    if own_bar:
+        bar.close()
     return [
         FileResult(path=path, error=f"{path}: {outcome.reason}")
         if isinstance(outcome, Failed)
         else outcome
         for path, outcome in zip(files, outcomes)
     ]
+
+
+def progress_bar(total: int, progress: bool = True, initial: int = 0):
+    """The "reading MIDI" bar; none when stderr is not a terminal (logs, pipes), where it would
+    sit beside error lines."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc="reading MIDI",
+        unit="file",
+        disable=None if progress else True,
+    )
 
 
 # --- near-duplicates and the split ---------------------------------------------------------
@@ -187,10 +249,11 @@ def normalize_title(title: str) -> str:
 MAX_TITLE_SHARE = 4
 
 
-def duplicate_groups(
-    results: list[FileResult], steps_per_bar: int = DEFAULT_STEPS_PER_BAR
-) -> list[int]:
-    """A group id per file: files sharing a specific title or opening two bars are one group."""
+def duplicate_groups(results: list, steps_per_bar: int = DEFAULT_STEPS_PER_BAR) -> list[int]:
+    """A group id per file: files sharing a specific title or opening two bars are one group.
+
+    ``results``: :class:`FileSummary` (or anything with ``title`` and ``openings``, or
+    ``title`` and ``melodies``)."""
     parent = list(range(len(results)))
     title_counts = Counter(normalize_title(r.title) for r in results)
 
@@ -206,10 +269,10 @@ def duplicate_groups(
         title = normalize_title(result.title)
         if len(title) >= 3 and title_counts[title] <= MAX_TITLE_SHARE:
             keys.append(("title", title))
-        for events in result.melodies:
-            opening = events[: 2 * steps_per_bar]
-            if len(opening) == 2 * steps_per_bar:
-                keys.append(("opening", opening.tobytes()))
+        openings = getattr(result, "openings", None)
+        if openings is None:
+            openings = opening_keys(result.melodies, steps_per_bar)
+        keys.extend(("opening", key) for key in openings)
         for key in keys:
             if key in seen:
                 parent[find(i)] = find(seen[key])
@@ -289,6 +352,17 @@ class MelodyDataset:
         return [self.melody(i) for i in range(len(self)) if want is None or self.split[i] == want]
 
 
+def check_settings(settings: DatasetSettings) -> None:
+    """DatasetError for settings that contradict each other."""
+    if settings.transpose_to_key is not None and tuple(settings.transpositions) != (0,):
+        raise DatasetError(
+            "transposition augmentation does nothing when melodies are moved to one key "
+            f"(key {settings.transpose_to_key}): set {{transpose_to_key}} to none to use "
+            "{transpositions}",
+            parameters=("transpose_to_key", "transpositions"),
+        )
+
+
 def build_dataset(
     midi_dir: str | os.PathLike,
     settings: DatasetSettings | None = None,
@@ -304,18 +378,13 @@ def build_dataset(
     """
     settings = settings or DatasetSettings()
     check_jobs(jobs)
-    if settings.transpose_to_key is not None and tuple(settings.transpositions) != (0,):
-        raise DatasetError(
-            "transposition augmentation does nothing when melodies are moved to one key "
-            f"(key {settings.transpose_to_key}): set {{transpose_to_key}} to none to use "
-            "{transpositions}",
-            parameters=("transpose_to_key", "transpositions"),
-        )
+    check_settings(settings)
     files = find_midi_files(midi_dir)
     results = extract_folder(
         files, settings, jobs=jobs, progress=progress, max_seconds_per_file=max_seconds_per_file
     )
-    groups = duplicate_groups(results)
+    summaries = [FileSummary.of(r) for r in results]
+    groups = duplicate_groups(summaries)
     file_split = split_groups(groups, settings.eval_fraction, settings.seed)
 
     arrays, file_index, split = [], [], []
@@ -325,19 +394,24 @@ def build_dataset(
             file_index.append(i)
             split.append(file_split[i])
     if not arrays:
-        failed = sum(1 for r in results if r.error)
-        raise DatasetError(
-            f"{midi_dir}: no melodies left from {len(files)} MIDI files ({failed} unreadable); "
-            "files need monophonic lines of at least "
-            f"{settings.min_bars} bars with {settings.min_unique_pitches} pitch classes "
-            "(try {keep_highest} for polyphonic tracks)",
-            parameters=("keep_highest",),
-        )
-    info = _report(midi_dir, results, groups, file_split)
+        raise no_melodies_error(midi_dir, summaries, settings)
+    info = dataset_report(midi_dir, summaries, groups, file_split)
     return MelodyDataset.from_melodies(arrays, split, settings, file_index, info)
 
 
-def _report(midi_dir, results: list[FileResult], groups, file_split) -> dict:
+def no_melodies_error(midi_dir, summaries: list[FileSummary], settings) -> DatasetError:
+    failed = sum(1 for r in summaries if r.error)
+    return DatasetError(
+        f"{midi_dir}: no melodies left from {len(summaries)} MIDI files ({failed} unreadable); "
+        "files need monophonic lines of at least "
+        f"{settings.min_bars} bars with {settings.min_unique_pitches} pitch classes "
+        "(try {keep_highest} for polyphonic tracks)",
+        parameters=("keep_highest",),
+    )
+
+
+def dataset_report(midi_dir, results: list[FileSummary], groups, file_split) -> dict:
+    """The per-file outcome and stats that ``dataset.json`` keeps."""
     stats: Counter = Counter()
     errors: Counter = Counter()
     for r in results:
@@ -351,7 +425,7 @@ def _report(midi_dir, results: list[FileResult], groups, file_split) -> dict:
         "files_read": len(results) - sum(1 for r in results if r.error),
         "files_failed": sum(1 for r in results if r.error),
         "files_failed_by_reason": dict(errors.most_common()),
-        "files_without_melodies": sum(1 for r in results if not r.error and not r.melodies),
+        "files_without_melodies": sum(1 for r in results if not r.error and not r.lengths),
         "near_duplicate_files": duplicates,
         "near_duplicate_groups": sum(1 for size in group_sizes.values() if size > 1),
         "eval_files": int(file_split.sum()),
@@ -360,7 +434,7 @@ def _report(midi_dir, results: list[FileResult], groups, file_split) -> dict:
         "files": [
             {
                 "path": os.path.relpath(r.path, midi_dir),
-                "melodies": len(r.melodies),
+                "melodies": len(r.lengths),
                 "split": "eval" if file_split[i] else "train",
                 **({"error": r.error} if r.error else {}),
             }
@@ -399,11 +473,15 @@ def save_dataset(ds: MelodyDataset, out_dir: str | os.PathLike, force: bool = Fa
 
 
 def load_dataset(path: str | os.PathLike) -> MelodyDataset:
-    """Read a dataset folder written by :func:`save_dataset`."""
+    """Read a dataset folder written by :func:`save_dataset`, or a sharded one (all of it, into
+    memory; training streams a sharded dataset instead, see :func:`open_dataset`)."""
     root = Path(path)
+    if is_sharded(root):
+        sharded = ShardedDataset.open(root, report=True)
+        return MelodyDataset(settings=sharded.settings, info=sharded.info, **sharded.arrays())
     if not (root / "melodies.npz").is_file() or not (root / "dataset.json").is_file():
         raise DatasetError(
-            f"{root}: not a melodyrnn dataset (needs melodies.npz and dataset.json); "
+            f"{root}: not a melodyrnn dataset (needs dataset.json with melodies.npz or shards); "
             "build one with: melodyrnn dataset MIDI_DIR OUT"
         )
     try:
@@ -428,7 +506,16 @@ def _reason(error: str, path: str) -> str:
     return error
 
 
-def format_report(ds: MelodyDataset) -> str:
+def open_dataset(path: str | os.PathLike) -> MelodyDataset | ShardedDataset:
+    """A sharded dataset's index (its shards are read when needed), or a single-file dataset."""
+    return ShardedDataset.open(path) if is_sharded(path) else load_dataset(path)
+
+
+def _steps(ds: MelodyDataset | ShardedDataset) -> int:
+    return int(ds.lengths.sum()) if isinstance(ds, ShardedDataset) else len(ds.events)
+
+
+def format_report(ds: MelodyDataset | ShardedDataset) -> str:
     """The stats report printed by ``melodyrnn dataset``."""
     info = ds.info
     lines = [
@@ -444,7 +531,7 @@ def format_report(ds: MelodyDataset) -> str:
     )
     lines.append(
         f"melodies: {len(ds)} ({int((ds.split == 0).sum())} train, "
-        f"{int((ds.split == 1).sum())} eval), steps: {len(ds.events)}"
+        f"{int((ds.split == 1).sum())} eval), steps: {_steps(ds)}"
     )
     for key, value in info.get("stats", {}).items():
         lines.append(f"  {key}: {value}")

@@ -79,8 +79,11 @@ def _check_data(data) -> None:
 
 def _is_dataset(data) -> bool:
     from melodyrnn.training.dataset import MelodyDataset
+    from melodyrnn.training.shards import is_sharded
 
-    return isinstance(data, MelodyDataset) or (Path(data) / "melodies.npz").is_file()
+    if isinstance(data, MelodyDataset):
+        return True
+    return (Path(data) / "melodies.npz").is_file() or is_sharded(data)
 
 
 def load_eval_melodies(data, model_or_settings, jobs: int | None = None) -> list[np.ndarray]:
