@@ -1,14 +1,8 @@
 """NoteSequence: the score every other module reads and writes, and its quantization.
 
-The fields mirror note-seq's ``NoteSequence`` protobuf (snake_case, same defaults, times in
-seconds), but as light dataclasses: no protobuf needed, cheap to copy and compare.
-Quantization follows note-seq exactly (round half up, zero-length notes get one step, errors on
-tempo or time-signature changes); :func:`flatten_tempo` goes beyond it so real files with tempo
-drift can still be quantized.
-
-Converters to and from other formats are free functions in the I/O layer: MIDI in
-:mod:`melodyrnn.io.midi`, a real ``note_seq.NoteSequence`` in :mod:`melodyrnn.io.note_seq_proto`,
-magenta.js's camelCase JSON in :mod:`melodyrnn.io.magenta_js_json`.
+Fields mirror note-seq's ``NoteSequence`` protobuf as light dataclasses. Quantization follows
+note-seq exactly; :func:`flatten_tempo` lets files with tempo drift be quantized too. Converters
+(MIDI, note-seq protobuf, magenta.js JSON) live in :mod:`melodyrnn.io`.
 """
 
 from __future__ import annotations
@@ -257,10 +251,6 @@ def quantize_to_step(seconds: float, steps_per_second: float, cutoff: float = QU
     return int(steps)
 
 
-def _is_power_of_2(x: int) -> bool:
-    return x > 0 and not x & (x - 1)
-
-
 def check_quantized_length(ns: NoteSequence, sps: float, what: str, max_steps=None) -> int:
     """The ``total_quantized_steps`` ``ns`` gets at ``sps`` steps per second, from its last
     times, before any note is quantized: LimitError over the ``max_steps`` limit (or the
@@ -343,7 +333,7 @@ def quantize_note_sequence(
         qns.time_signatures = [TimeSignature(0.0, 4, 4)]
 
     ts = qns.time_signatures[0]
-    if not _is_power_of_2(ts.denominator):
+    if not (ts.denominator > 0 and not ts.denominator & (ts.denominator - 1)):  # a power of 2
         raise BadTimeSignatureError(
             f"time signature {ts.numerator}/{ts.denominator}: the denominator is not a power of 2"
         )
