@@ -692,7 +692,6 @@ def assert_backends_agree(data: bytes) -> bool:
 SYMUSIC_REFUSES = {
     "multitrack_3_4.mid": "control changes or pitch bends come at or before",
     "poly_overlap.mid": "two notes of one pitch overlap",
-    "pop_arrangement.mid": "two different notes of an instrument end on the same tick",
     "saints_multitrack.mid": "control changes or pitch bends come at or before",
 }
 
