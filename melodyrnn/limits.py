@@ -12,8 +12,8 @@ it. Where a real user could need more, a limit can be raised
 
 The defaults are generous for music (an hour-long MIDI file is far below every one of them),
 keep any input under 10 MB below about 1 GB of memory, and bound the reading of any MIDI file to
-about 2 s of CPU (bench/fuzz.py): 150,000 notes and 500,000 events are three times the densest
-hour of piano (about 15 notes a second, with its pedal). README "Limits" lists them.
+about 2 s of CPU (bench/fuzz.py): 100,000 notes is twice the densest hour of piano (about 15
+notes a second), 500,000 events three times it with its pedal. README "Limits" lists them.
 """
 
 from __future__ import annotations
@@ -45,11 +45,12 @@ LIMITS: dict[str, Limit] = {
     for limit_ in (
         Limit("max_file_bytes", 64 * 2**20, "bytes", "a MIDI, JSON or checkpoint file read"),
         Limit("max_ticks", 10_000_000, "ticks", "the span of a MIDI file (its last tick + 1)"),
-        Limit("max_notes", 150_000, "notes", "the notes of one sequence"),
+        Limit("max_notes", 100_000, "notes", "the notes of one sequence"),
         Limit("max_events", 500_000, "events", "the events of a MIDI file"),
         Limit("max_tracks", 4_096, "tracks", "the tracks of one MIDI file"),
         Limit("max_tempo_changes", 100_000, "events", "tempo, time and key changes of a sequence"),
         Limit("max_steps", 200_000, "steps", "the quantized length of a sequence"),
+        Limit("max_melody_steps", 10_000_000, "steps", "the melodies read from one sequence"),
         Limit("max_primer_steps", 8_192, "steps", "a primer (512 bars of 4/4; use primer_bars)"),
         Limit("max_generation_rows", 4_096, "rows", "num_outputs x beam_size x branch_factor"),
         Limit("max_generation_steps", 100_000, "steps", "the length of one continuation"),

@@ -414,7 +414,8 @@ def split_on_time_changes(
     sliced out of it), except that every piece gets its own copy of ``instrument_infos``:
     ``copy_instrument_infos=False`` leaves them empty, for callers that do not read them and
     could meet files with thousands of tracks and of time changes. ``copy=False`` hands back
-    ``[ns]`` itself when the one piece would equal it (for pipelines that own ``ns``).
+    ``[ns]`` itself, its notes sorted by start in place, when the one piece would equal it (for
+    pipelines that own ``ns``).
     """
     _require_unquantized(ns, "split_on_time_changes")
     splits = time_change_points(ns)
@@ -423,19 +424,20 @@ def split_on_time_changes(
     if not copy and len(splits) == 2 and _is_its_own_piece(ns):
         if not copy_instrument_infos:
             ns.instrument_infos = []
+        ns.notes.sort(key=operator.attrgetter("start_time"))  # stable, as the piece's are
         return [ns]
     return _subsequences(ns, list(zip(splits[:-1], splits[1:])), copy_instrument_infos)
 
 
 def _is_its_own_piece(ns: NoteSequence) -> bool:
-    """Whether :func:`_subsequences` of the window [0, total_time) would give ``ns`` again:
-    notes by start in the window, ending by its end; the others by time (no NaN), in the
-    window, at most one tempo/meter/key at 0 (the one carried over); no text annotations."""
-    end, previous, last_end = ns.total_time, 0.0, 0.0
+    """Whether :func:`_subsequences` of the window [0, total_time) would give ``ns`` again, its
+    notes sorted by start: notes in the window, ending by its end; the others by time (no NaN),
+    in the window, at most one tempo/meter/key at 0 (the one carried over); no text."""
+    end, last_end = ns.total_time, 0.0
     for note in ns.notes:
-        if not previous <= note.start_time < end or not note.end_time <= end:
+        if not 0.0 <= note.start_time < end or not note.end_time <= end:
             return False
-        previous, last_end = note.start_time, max(last_end, note.end_time)
+        last_end = max(last_end, note.end_time)
     if last_end != end or ns.text_annotations:
         return False
     for events, carried in ((ns.tempos, True), (ns.time_signatures, True),

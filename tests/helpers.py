@@ -37,3 +37,22 @@ def peak_rss_kib() -> int:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    """Run ``melodyrnn ARGV...`` in this process: its exit code, stdout and stderr."""
+    from melodyrnn.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(capsys, *argv) -> str:
+    """Run the command and check it fails the way a user should see it: exit code 2 and one
+    ``melodyrnn: error: ...`` line on stderr, no traceback. Returns that line."""
+    code, out, err = run_cli(capsys, *argv)
+    lines = err.strip().splitlines()
+    assert code == 2, (argv, out, err)
+    assert len(lines) == 1 and lines[0].startswith("melodyrnn: error: "), (argv, err)
+    return lines[0]

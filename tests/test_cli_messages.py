@@ -6,29 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import MAGENTA_JS
+from helpers import MAGENTA_JS, one_line_error, run_cli
 
-from melodyrnn.cli import main
 from melodyrnn.io.midi import sequence_to_midi_file
 from melodyrnn.sequence import Note, NoteSequence, Tempo
 from melodyrnn.summary import LISTED_TEMPOS, format_tempos
 
 ROOT = Path(__file__).resolve().parents[1]
 ODE = ROOT / "midi_samples" / "ode_to_joy.mid"
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(capsys, *argv) -> str:
-    code, out, err = run(capsys, *argv)
-    lines = err.strip().splitlines()
-    assert code == 2, (argv, out, err)
-    assert len(lines) == 1 and lines[0].startswith("melodyrnn: error: "), err
-    return lines[0]
 
 
 def test_inspect_wraps_a_long_tempo_map(tmp_path, capsys):
@@ -40,7 +25,7 @@ def test_inspect_wraps_a_long_tempo_map(tmp_path, capsys):
         total_time=200.0,
     )
     sequence_to_midi_file(ns, tmp_path / "drift.mid")
-    code, out, _ = run(capsys, "inspect", tmp_path / "drift.mid")
+    code, out, _ = run_cli(capsys, "inspect", tmp_path / "drift.mid")
     assert code == 0
     [line] = [x for x in out.splitlines() if x.startswith("tempos:")]
     assert len(line) < 120
@@ -62,7 +47,7 @@ def test_dataset_names_each_failed_file_and_why(tmp_path, capsys):
         (folder / name).write_bytes((ROOT / "midi_samples" / name).read_bytes())
     (folder / "sub" / "broken.mid").write_bytes(b"MThd\x00\x00")
     (folder / "notes.mid").write_text("not midi")
-    code, out, err = run(capsys, "dataset", folder, tmp_path / "ds", "--jobs", "1")
+    code, out, err = run_cli(capsys, "dataset", folder, tmp_path / "ds", "--jobs", "1")
     assert code == 0, err
     failed = [line.strip() for line in out.splitlines() if line.strip().startswith("failed:")]
     assert failed == [
@@ -73,12 +58,12 @@ def test_dataset_names_each_failed_file_and_why(tmp_path, capsys):
 
 def test_convert_says_force_as_a_flag(tmp_path, capsys):
     folder = MAGENTA_JS / "checkpoints" / "melody_2x64"
-    code, out, _ = run(capsys, "convert", folder, tmp_path / "converted")
+    code, out, _ = run_cli(capsys, "convert", folder, tmp_path / "converted")
     assert code == 0 and len(out.strip().splitlines()) == 1
     assert "config melody_2x64 (melody), encoder one_hot_melody" in out
     line = one_line_error(capsys, "convert", folder, tmp_path / "converted")
     assert "--force" in line and "force=True" not in line
-    assert run(capsys, "convert", folder, tmp_path / "converted", "--force")[0] == 0
+    assert run_cli(capsys, "convert", folder, tmp_path / "converted", "--force")[0] == 0
 
 
 @pytest.mark.parametrize("content", [b"not a soundfont", b"RIFF\x00\x00\x00\x00WAVEfmt "])
@@ -100,5 +85,5 @@ def test_argmax_variations_are_refused(tmp_path, capsys):
     )
     assert "identical" in line and "--num-outputs 1" in line and "--temperature" in line
     assert not out.exists()
-    code, _, err = run(capsys, "continue", ODE, "--temperature", "0", "-o", out, "--steps", "8")
+    code, _, err = run_cli(capsys, "continue", ODE, "--temperature", "0", "-o", out, "--steps", "8")
     assert code == 0, err

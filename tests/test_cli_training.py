@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import one_line_error, run_cli
 
 from melodyrnn.cli import main
 
@@ -24,20 +25,6 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(capsys, *argv) -> str:
-    code, out, err = run(capsys, *argv)
-    lines = err.strip().splitlines()
-    assert code == 2, (argv, out, err)
-    assert len(lines) == 1 and lines[0].startswith("melodyrnn: error: "), err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +54,7 @@ def test_negative_transpositions_parse_and_keep_the_keys(datasets):
 
 
 def test_dataset_says_why_keys_are_kept_and_refuses_an_explicit_key(tmp_path, capsys):
-    code, out, _ = run(
+    code, out, _ = run_cli(
         capsys, "dataset", SAMPLES, tmp_path / "a", "--transpose", "-1", "--jobs", "1",
         "--keep-highest",
     )  # fmt: skip
@@ -82,14 +69,14 @@ def test_dataset_says_why_keys_are_kept_and_refuses_an_explicit_key(tmp_path, ca
 def test_a_step_on_the_augmented_dataset_trains_and_continues(datasets, tmp_path, capsys):
     _, augmented = datasets
     run_dir = tmp_path / "run"
-    code, out, err = run(capsys, "train", augmented, "--out", run_dir, "--epochs", "0.01",
+    code, out, err = run_cli(capsys, "train", augmented, "--out", run_dir, "--epochs", "0.01",
                          "--hparams", TINY)  # fmt: skip
     assert code == 0, err
     assert "without key normalisation" in out
     config = json.loads((run_dir / "best" / "config.json").read_text())["config"]
     assert config["name"] == "basic_rnn" and config["transpose_to_key"] is None
     assert json.loads((run_dir / "best" / "config.json").read_text())["metadata"]["step"] == 1
-    code, out, err = run(capsys, "continue", ODE, "--model", run_dir / "best", "-o",
+    code, out, err = run_cli(capsys, "continue", ODE, "--model", run_dir / "best", "-o",
                          tmp_path / "out", "--seed", "0", "--steps", "16")  # fmt: skip
     assert code == 0, err
     assert (tmp_path / "out" / "ode_to_joy_continued_1.mid").is_file()
@@ -113,7 +100,7 @@ def test_train_refuses_to_resume_another_config(datasets, tmp_path, capsys):
     plain, _ = datasets
     run_dir = tmp_path / "run"
     first = ["train", plain, "--out", run_dir, "--epochs", "0.01", "--hparams", TINY]
-    assert run(capsys, *first)[0] == 0
+    assert run_cli(capsys, *first)[0] == 0
     log = (run_dir / "metrics.jsonl").read_text()
     line = one_line_error(capsys, *first, "--config", "lookback_rnn")
     assert "basic_rnn" in line and "lookback_rnn" in line and "--out" in line
@@ -121,14 +108,14 @@ def test_train_refuses_to_resume_another_config(datasets, tmp_path, capsys):
     assert "batch_size=4" in line and "--hparams" in line
     assert (run_dir / "metrics.jsonl").read_text() == log  # nothing trained
     # the same command, or none of --config/--hparams, resumes it
-    code, out, _ = run(capsys, "train", plain, "--out", run_dir, "--epochs", "0.02")
+    code, out, _ = run_cli(capsys, "train", plain, "--out", run_dir, "--epochs", "0.02")
     assert code == 0 and "resuming" in out
 
 
 def test_markov_from_the_command_line(datasets, tmp_path, capsys):
     plain, _ = datasets
     folder = tmp_path / "ngram"
-    code, out, err = run(capsys, "train", plain, "--config", "markov", "--out", folder)
+    code, out, err = run_cli(capsys, "train", plain, "--config", "markov", "--out", folder)
     assert code == 0, err
     orders = [line for line in out.splitlines() if line.startswith("order")]
     assert len(orders) == 11  # orders 1..11 scored on the eval split
@@ -137,10 +124,10 @@ def test_markov_from_the_command_line(datasets, tmp_path, capsys):
     assert losses[chosen] == min(losses.values())
     assert f"--model markov:{folder}" in out
 
-    code, out, err = run(capsys, "continue", ODE, "--model", f"markov:{folder}", "-o",
+    code, out, err = run_cli(capsys, "continue", ODE, "--model", f"markov:{folder}", "-o",
                          tmp_path / "out", "--seed", "1", "--steps", "16")  # fmt: skip
     assert code == 0 and "wrote" in out, err
-    code, out, err = run(capsys, "evaluate", f"markov:{folder}", "--data", plain, "--baseline",
+    code, out, err = run_cli(capsys, "evaluate", f"markov:{folder}", "--data", plain, "--baseline",
                          "none", "--num", "2", "--steps", "8")  # fmt: skip
     assert code == 0, err
     header = next(line for line in out.splitlines() if line.startswith("metric"))
@@ -149,16 +136,16 @@ def test_markov_from_the_command_line(datasets, tmp_path, capsys):
 
     line = one_line_error(capsys, "train", plain, "--config", "markov", "--out", folder)
     assert "--force" in line
-    assert run(capsys, "train", plain, "--config", "markov", "--out", folder, "--force")[0] == 0
+    assert run_cli(capsys, "train", plain, "--config", "markov", "--out", folder, "--force")[0] == 0
 
 
 def test_evaluate_names_a_run_by_its_path_and_config(datasets, tmp_path, capsys):
     plain, _ = datasets
     run_dir = tmp_path / "folk"
-    assert (
-        run(capsys, "train", plain, "--out", run_dir, "--epochs", "0.01", "--hparams", TINY)[0] == 0
-    )
-    code, out, err = run(capsys, "evaluate", run_dir / "best", "--data", plain, "--baseline",
+    code, _, err = run_cli(capsys, "train", plain, "--out", run_dir, "--epochs", "0.01",
+                           "--hparams", TINY)  # fmt: skip
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "evaluate", run_dir / "best", "--data", plain, "--baseline",
                          "none", "--num", "2", "--steps", "8")  # fmt: skip
     assert code == 0, err
     header = next(line for line in out.splitlines() if line.startswith("metric"))

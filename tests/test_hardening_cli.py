@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import one_line_error
 
 from melodyrnn.cli import main
 from melodyrnn.errors import LimitError, OutputError
@@ -25,15 +26,6 @@ from melodyrnn.sequence import Note, NoteSequence
 
 ROOT = Path(__file__).resolve().parents[1]
 ODE = ROOT / "midi_samples" / "ode_to_joy.mid"
-
-
-def one_line_error(capsys, argv) -> str:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    lines = err.strip().splitlines()
-    assert code == 2, (argv, out, err)
-    assert len(lines) == 1 and lines[0].startswith("melodyrnn: error: "), (argv, err)
-    return lines[0]
 
 
 @pytest.fixture
@@ -64,24 +56,24 @@ def test_continue_refuses_unwritable_outputs_before_generating(tmp_path, capsys,
     if os.geteuid() != 0:  # root may write anywhere
         cases.append((read_only / "out", "read-only"))
     for out, needle in cases:
-        line = one_line_error(capsys, ["continue", ODE, "-o", out, "--seed", "1"])
+        line = one_line_error(capsys, *["continue", ODE, "-o", out, "--seed", "1"])
         assert needle in line, line
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "ode_to_joy_continued_1.png").mkdir()  # a folder where a PNG goes
-    line = one_line_error(capsys, ["continue", ODE, "-o", tmp_path / "out", "--png", "--force"])
+    line = one_line_error(capsys, *["continue", ODE, "-o", tmp_path / "out", "--png", "--force"])
     assert "not a regular file" in line
 
 
 def test_render_dataset_and_train_refuse_unwritable_outputs(tmp_path, capsys):
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
-    assert "is a file" in one_line_error(capsys, ["render", ODE, "--png", "-o", "/dev/null"])
-    assert "under /proc" in one_line_error(capsys, ["render", ODE, "--png", "-o", "/proc/x"])
+    assert "is a file" in one_line_error(capsys, *["render", ODE, "--png", "-o", "/dev/null"])
+    assert "under /proc" in one_line_error(capsys, *["render", ODE, "--png", "-o", "/proc/x"])
     midi_dir = tmp_path / "midi"
     midi_dir.mkdir()
-    assert "lies below" in one_line_error(capsys, ["dataset", midi_dir, a_file / "ds"])
+    assert "lies below" in one_line_error(capsys, *["dataset", midi_dir, a_file / "ds"])
     # train checks its run folder before it reads the dataset or builds a model
-    assert "is a file" in one_line_error(capsys, ["train", tmp_path / "nowhere", "--out", a_file])
+    assert "is a file" in one_line_error(capsys, *["train", tmp_path / "nowhere", "--out", a_file])
     assert a_file.read_text() == "x"
 
 
@@ -101,13 +93,13 @@ def test_render_dataset_and_train_refuse_unwritable_outputs(tmp_path, capsys):
     ],
 )
 def test_continue_refuses_impossible_numbers(tmp_path, capsys, no_model, flags, needle):
-    line = one_line_error(capsys, ["continue", ODE, "-o", tmp_path / "out", *flags])
+    line = one_line_error(capsys, *["continue", ODE, "-o", tmp_path / "out", *flags])
     assert needle in line, line
     assert not (tmp_path / "out").exists()
 
 
 def test_an_empty_model_name_is_named(tmp_path, capsys):
-    line = one_line_error(capsys, ["continue", ODE, "-o", tmp_path / "out", "--model", ""])
+    line = one_line_error(capsys, *["continue", ODE, "-o", tmp_path / "out", "--model", ""])
     assert "--model is empty" in line
 
 
@@ -122,7 +114,7 @@ def test_an_empty_model_name_is_named(tmp_path, capsys):
     ],
 )
 def test_train_refuses_impossible_numbers(tmp_path, capsys, flags, needle):
-    line = one_line_error(capsys, ["train", tmp_path / "ds", "--out", tmp_path / "run", *flags])
+    line = one_line_error(capsys, *["train", tmp_path / "ds", "--out", tmp_path / "run", *flags])
     assert needle in line, line
     assert not (tmp_path / "run").exists()
 
@@ -159,7 +151,7 @@ def test_render_wav_of_a_six_hour_file_is_refused_without_allocating(tmp_path, c
     long_file = tmp_path / "six_hours.mid"
     sequence_to_midi_file(ns, long_file)
     assert long_file.stat().st_size < 300
-    line = one_line_error(capsys, ["render", long_file, "--wav"])
+    line = one_line_error(capsys, *["render", long_file, "--wav"])
     assert "max_audio_seconds" in line and "MELODYRNN_MAX_AUDIO_SECONDS" in line
     proc, peak = _peak_rss_mb_of(
         f"""
@@ -290,6 +282,6 @@ def test_no_traceback_from_hostile_numbers(tmp_path, capsys, verb, flag):
 def test_deeply_nested_hparams_are_one_line(tmp_path, capsys):
     deep = "rnn_layer_sizes=" + "[" * 100_000 + "]" * 100_000
     line = one_line_error(
-        capsys, ["train", tmp_path / "ds", "--out", tmp_path / "run", "--hparams", deep]
+        capsys, *["train", tmp_path / "ds", "--out", tmp_path / "run", "--hparams", deep]
     )
     assert "max_json_depth" in line

@@ -52,6 +52,7 @@ from melodyrnn.events.melody_events import (
     squash_amount,
     transpose_pitches,
 )
+from melodyrnn.limits import check_limit, limit
 from melodyrnn.sequence import DEFAULT_QPM, NoteSequence
 
 # The stats counters of extract_melodies, in Magenta's order.
@@ -376,7 +377,8 @@ def extract_melodies(
     the kept melodies (Magenta buckets the same values into a histogram).
     Raises :class:`QuantizationStatusError` for an unquantized sequence and
     :class:`NonIntegerStepsPerBarError` when a bar is not a whole number of steps (only when
-    there are notes to read, as in Magenta).
+    there are notes to read, as in Magenta), and LimitError where the melodies read pass
+    ``max_melody_steps`` (thousands of tracks of notes held for minutes each).
     """
     require_relative_quantized(quantized_sequence)
     stats: dict = {name: 0 for name in EXTRACT_COUNTERS}
@@ -384,6 +386,7 @@ def extract_melodies(
     melodies: list[Melody] = []
     index = InstrumentNotes(quantized_sequence)  # sorted once: the work is linear in notes
     steps_per_quarter = quantized_sequence.steps_per_quarter
+    budget, steps_read = limit("max_melody_steps"), 0  # every melody is a list of its steps
     for instrument in index.instruments:
         search_step = search_start_step
         while True:
@@ -397,6 +400,8 @@ def extract_melodies(
                     filter_drums,
                     index,
                 )
+                steps_read += chosen.ends[-1] if chosen.ends else 0
+                check_limit("max_melody_steps", steps_read, "the melodies' steps", budget)
                 melody = Melody._from_notes(chosen, steps_per_quarter, pad_end)
             except PolyphonicMelodyError:
                 stats["polyphonic_tracks_discarded"] += 1

@@ -27,14 +27,13 @@ from melodyrnn.errors import PrimerError
 from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.generation.sections import (
     PrimerTiming,
-    check_placement,
     check_primer_length,
     file_end_time,
     grid_step,
     latest,
     placement,
     primer_steps,
-    section_start,
+    read_track_section,
 )
 from melodyrnn.generation.shaping import ending_steps
 from melodyrnn.generation.tracks import TrackChoice, choose_drum_track
@@ -43,9 +42,6 @@ from melodyrnn.sequence import (
     NoteSequence,
     TempoMap,
     TimeSignature,
-    extract_subsequence,
-    flatten_tempo,
-    quantize_note_sequence,
 )
 
 __all__ = ["DrumPrimer", "prepare_drum_primer"]
@@ -150,20 +146,11 @@ def prepare_drum_primer(
     at: str = "file-end",
 ) -> DrumPrimer:
     """Read a file's drum track for a drum model (module docstring)."""
-    if source.is_quantized:
-        raise PrimerError("prepare_primer takes an unquantized sequence (as read from MIDI)")
-    check_placement(at)
-    where = source.filename or "the primer"
     choice = choose_drum_track(source, track)
-    notes = [n for n in source.notes if n.instrument == choice.instrument and n.is_drum]
-    last_onset = max(n.start_time for n in notes)
-    start = section_start(source, last_onset)
-    section = extract_subsequence(source, start, max(source.total_time, file_end_time(source)) + 1)
-    section.notes = [n for n in section.notes if n.instrument == choice.instrument and n.is_drum]
+    where, notes, _, start, section, tempo_map, quantized = read_track_section(
+        source, at, lambda n: n.instrument == choice.instrument and n.is_drum
+    )
     meter = latest(section.time_signatures, 0.0)
-    section.time_signatures = [] if meter is None else [meter]
-    tempo_map = TempoMap(section.tempos)
-    quantized = quantize_note_sequence(flatten_tempo(section, qpm=60.0), DEFAULT_STEPS_PER_QUARTER)
     steps_per_bar = _steps_per_bar(meter)
     track_end = max(
         max(n.quantized_start_step for n in quantized.notes) + 1,

@@ -49,14 +49,13 @@ from melodyrnn.generation.merge import merge_continuation
 from melodyrnn.generation.options import SamplingOptions
 from melodyrnn.generation.sections import (
     PrimerTiming,
-    check_placement,
     check_primer_length,
     file_end_time,
     grid_step,
     latest,
     placement,
     primer_steps,
-    section_start,
+    read_track_section,
 )
 from melodyrnn.generation.shaping import (
     default_register,
@@ -70,10 +69,6 @@ from melodyrnn.sequence import (
     Note,
     NoteSequence,
     TempoMap,
-    TimeSignature,
-    extract_subsequence,
-    flatten_tempo,
-    quantize_note_sequence,
 )
 
 # --- the primer ----------------------------------------------------------------------------
@@ -172,26 +167,13 @@ def prepare_melody_primer(
     at: str = "file-end",
 ) -> Primer:
     """:func:`prepare_primer` for melody models."""
-    if source.is_quantized:
-        raise PrimerError("prepare_primer takes an unquantized sequence (as read from MIDI)")
-    check_placement(at)
-    where = source.filename or "the primer"
     choice = choose_track(source, track)
     instrument = choice.instrument
-    notes = [n for n in source.notes if n.instrument == instrument and not n.is_drum]
-
     # The last meter section that holds melody notes; tempo changes inside it are flattened.
-    last_onset = max(n.start_time for n in notes)
-    start = section_start(source, last_onset)
-    end = max(source.total_time, file_end_time(source)) + 1.0
-    section = extract_subsequence(source, start, end)
-    section.notes = [n for n in section.notes if n.instrument == instrument and not n.is_drum]
-    section.time_signatures = _meter_at_start(section)
-    tempo_map = TempoMap(section.tempos)
+    where, notes, last_onset, start, section, tempo_map, quantized = read_track_section(
+        source, at, lambda n: n.instrument == instrument and not n.is_drum
+    )
     try:
-        quantized = quantize_note_sequence(
-            flatten_tempo(section, qpm=60.0), DEFAULT_STEPS_PER_QUARTER
-        )
         melody = Melody.from_quantized_sequence(
             quantized,
             instrument=instrument,
@@ -243,12 +225,6 @@ def prepare_melody_primer(
         track_end_step=track_end,
         primer_bars=math.ceil((track_end - melody.start_step) / steps_per_bar),
     )
-
-
-def _meter_at_start(section: NoteSequence) -> list[TimeSignature]:
-    """The section's one meter (later changes are degenerate sections the section absorbs)."""
-    meter = latest(section.time_signatures, 0.0)
-    return [] if meter is None else [TimeSignature(0.0, meter.numerator, meter.denominator)]
 
 
 # --- fitting into the model and back --------------------------------------------------------

@@ -26,16 +26,28 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import NamedTuple
 
 from melodyrnn.constants import DEFAULT_STEPS_PER_QUARTER
-from melodyrnn.errors import PrimerError
+from melodyrnn.errors import MelodyRNNError, PrimerError
 from melodyrnn.limits import check_limit, limit
-from melodyrnn.sequence import NoteSequence, TempoMap, TimeSignature, time_change_points
+from melodyrnn.sequence import (
+    Note,
+    NoteSequence,
+    TempoMap,
+    TimeSignature,
+    extract_subsequence,
+    flatten_tempo,
+    quantize_note_sequence,
+    time_change_points,
+)
 
 __all__ = [
     "DEFAULT_PRIMER_BARS",
     "PLACEMENTS",
     "PrimerTiming",
+    "TrackSection",
     "check_placement",
     "check_primer_length",
     "continuation_length",
@@ -43,6 +55,7 @@ __all__ = [
     "grid_step",
     "latest",
     "placement",
+    "read_track_section",
     "primer_steps",
     "section_start",
 ]
@@ -176,3 +189,45 @@ def check_primer_length(steps: int, steps_per_bar: int, where: str) -> None:
             f"leave it out for the last {DEFAULT_PRIMER_BARS} bars",
             parameters=("primer_bars",),
         )
+
+
+class TrackSection(NamedTuple):
+    """One track's last section of a file, read the way both primers start."""
+
+    where: str  # the file's name for messages
+    notes: list[Note]  # the track's notes in the whole file
+    last_onset: float  # seconds, in the file
+    start: float  # the section's start in the file, seconds
+    section: NoteSequence  # the section (times from its start), the track's notes only
+    tempo_map: TempoMap  # the section's own tempos, to place the continuation back
+    quantized: NoteSequence  # the section on a flat 60 qpm, 4 steps per quarter
+
+
+def read_track_section(
+    source: NoteSequence, at: str, in_track: Callable[[Note], bool]
+) -> TrackSection:
+    """The last section holding the notes ``in_track`` keeps (module docstring), quantized with
+    its tempo changes flattened. Raises :class:`PrimerError` for a quantized ``source`` or an
+    unknown placement ``at``."""
+    if source.is_quantized:
+        raise PrimerError("prepare_primer takes an unquantized sequence (as read from MIDI)")
+    check_placement(at)
+    where = source.filename or "the primer"
+    notes = [n for n in source.notes if in_track(n)]
+    last_onset = max(n.start_time for n in notes)
+    start = section_start(source, last_onset)
+    section = extract_subsequence(source, start, max(source.total_time, file_end_time(source)) + 1)
+    section.notes = [n for n in section.notes if in_track(n)]
+    meter = latest(section.time_signatures, 0.0)
+    section.time_signatures = (
+        [] if meter is None else [TimeSignature(0.0, meter.numerator, meter.denominator)]
+    )
+    try:
+        quantized = quantize_note_sequence(
+            flatten_tempo(section, qpm=60.0), DEFAULT_STEPS_PER_QUARTER
+        )
+    except MelodyRNNError as exc:
+        raise PrimerError(f"{where}: {exc}") from None
+    return TrackSection(
+        where, notes, last_onset, start, section, TempoMap(section.tempos), quantized
+    )

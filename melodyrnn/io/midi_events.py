@@ -125,7 +125,7 @@ def scan_file(data: bytes, where: str, limits: ReadLimits) -> ScannedFile:
             _check_walked(events + exc.events, where, limits)
             if exc.past_end:  # the walk reached the end of the file
                 raise _certain(truncated(where)) from None
-            raise
+            raise exc from None  # (a bare raise would re-raise the chunk's error, not mido's)
         events += scan.summary.events
         if len(body) < length:  # the file ends inside the chunk: mido reads on into the end
             raise _certain(truncated(where))
