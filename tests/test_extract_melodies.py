@@ -18,7 +18,7 @@ from melody_helpers import (
     quantized_sequences,
 )
 
-from melodyrnn.errors import NonIntegerStepsPerBarError
+from melodyrnn.errors import LimitError, NonIntegerStepsPerBarError
 from melodyrnn.events import melody as M
 from melodyrnn.events.melody import extract_melodies
 from melodyrnn.io.note_seq_proto import to_note_seq
@@ -174,3 +174,18 @@ def test_extract_melodies_hand_case():
     )
     with pytest.raises(NonIntegerStepsPerBarError):
         extract_melodies(hand_sequence([(60, 0, 4)], spq=1, meter=(5, 8)))
+
+
+def test_the_melodies_steps_are_capped(monkeypatch):
+    # By hand: instrument 0 reads melodies of 30 and 4 steps, instrument 1 (its top note kept)
+    # one of 8, the drums none: 42 steps in all. A file of thousands of tracks, each note held
+    # for minutes, would build a list of every step of every track before the cap.
+    qns = hand_sequence(
+        [(60, 0, 4), (62, 4, 8), (64, 8, 12), (65, 12, 16), (67, 16, 20), (60, 20, 30),
+         (72, 64, 66), (74, 66, 68), (48, 0, 8, 1), (52, 0, 8, 1), (36, 0, 1, 2, True)]
+    )  # fmt: skip
+    monkeypatch.setenv("MELODYRNN_MAX_MELODY_STEPS", "42")
+    assert len(extract_melodies(qns, min_bars=0, min_unique_pitches=1)[0]) == 3
+    monkeypatch.setenv("MELODYRNN_MAX_MELODY_STEPS", "41")
+    with pytest.raises(LimitError, match=r"the melodies' steps is 42 steps.*max_melody_steps"):
+        extract_melodies(qns, min_bars=0, min_unique_pitches=1)

@@ -517,3 +517,46 @@ def test_what_the_writer_accepts_at_the_tempo_cap_reads_back(monkeypatch):
 def test_header_type_is_reported_unsigned(backend):
     exc = _quick(midi_to_sequence, header(0xFFFF, 1, 96) + track(END), backend=backend)
     assert str(exc) == "cannot read MIDI data: unknown MIDI file type 65535"
+
+
+def test_a_track_running_on_into_bad_data_is_worded_without_the_reference(monkeypatch):
+    # Track 1 ends inside a note-on; mido reads on into track 2's header as events (velocity
+    # "M", then "T" "r" "k" ...) until the byte 0x90 comes where a data byte must: its words.
+    data = header(1, 2, 96) + track(b"\x00\x90\x3c") + track(b"\x00\x90\x3c\x40")
+    reference = outcome(data, "pretty_midi")
+    assert reference.endswith("(OSError: data byte must be in range 0..127)"), reference
+    import melodyrnn.io.midi as midi_module
+
+    def no_reference(*args, **kwargs):
+        raise AssertionError("the reference reader ran")
+
+    monkeypatch.setattr(midi_module, "_read_with_pretty_midi", no_reference)
+    assert outcome(data, "auto") == reference
+
+
+def test_files_of_many_small_tracks_are_read_exactly_and_large_tracks_by_symusic(monkeypatch):
+    import melodyrnn.io.midi as midi_module
+
+    def refuse(name):
+        def reader(*args, **kwargs):
+            raise AssertionError(f"{name} ran")
+
+        return reader
+
+    def one_track(notes: int, pitch: int) -> bytes:
+        events = b"".join(
+            b"\x00\x90" + bytes([pitch + i % 12, 80]) + b"\x30\x80" + bytes([pitch + i % 12, 0])
+            for i in range(notes)
+        )
+        return track(events + END)
+
+    many = header(1, 300, 96) + b"".join(one_track(5, 40 + k % 40) for k in range(300))
+    few = header(1, 2, 96) + one_track(200, 60) + one_track(150, 48)  # 400 and 300 events
+    expected = {data: midi_to_sequence(data, backend="pretty_midi") for data in (many, few)}
+    with monkeypatch.context() as patch:
+        patch.setattr(midi_module, "read_scanned", refuse("symusic"))
+        assert midi_to_sequence(many) == expected[many]  # 11 events a track: the exact reader
+    if midi_module.score_class() is not None:
+        with monkeypatch.context() as patch:
+            patch.setattr(midi_module, "read_exact", refuse("the exact reader"))
+            assert midi_to_sequence(few) == expected[few]
