@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import itertools
 import sys
 import tempfile
 import time
@@ -57,7 +58,8 @@ def corpus_files(count: int, work: Path) -> list[Path]:
     from music21 import corpus
 
     lists = [sorted(map(str, corpus.getComposer(name))) for name in COMPOSERS]
-    picked = [path for row in zip(*(lst[:count] for lst in lists if lst)) for path in row]
+    rows = itertools.zip_longest(*(lst[:count] for lst in lists))
+    picked = [path for row in rows for path in row if path]
     out = []
     for source in picked[:count]:
         target = work / f"{Path(source).parent.name}_{Path(source).stem}.mid"

@@ -246,6 +246,31 @@ def test_only_percussion_on_melodic_channels_refuses_with_a_drum_model_command(t
     assert not (tmp_path / "o").exists()
 
 
+def test_a_one_key_piano_line_is_a_melody_when_nothing_else_is(tmp_path, capsys):
+    # music21's testPrimitive/test01.mid: 18 quarter notes of C4 on a piano, channel 1.
+    midi = pretty_midi.PrettyMIDI(initial_tempo=120)
+    piano = _instrument(midi, "a", 0)
+    for i in range(18):
+        _add(piano, 60, i * 0.5, i * 0.5 + 0.4)
+    midi.write(str(tmp_path / "one_key.mid"))
+    source = midi_to_sequence(tmp_path / "one_key.mid")
+    assert is_drum_like(source.notes, "a")  # a one-key pattern...
+    choice = choose_track(source)  # ...but the only pitched track, on a melodic sound
+    assert choice.reason == "the only pitched tracks play one or two keys"
+    code, lines, err = cli(capsys, "continue", tmp_path / "one_key.mid", "-o", tmp_path / "o")
+    assert code == 0, err
+    assert lines[0].startswith("continued track [0] 'a' (program 0)")
+    out = midi_to_sequence(tmp_path / "o" / "one_key_continued_1.mid")
+    kept, new = split_notes(source, out)
+    assert kept == 18 and new and min(n.start_time for n in new) >= last_end(source) - 1e-6
+    # A one-key line next to a real melody still loses to it.
+    lead = _instrument(midi, "Flute", 73)
+    for i, pitch in enumerate([67, 69, 71, 72, 74, 72, 71, 69] * 2):
+        _add(lead, pitch, i * 0.5, i * 0.5 + 0.4)
+    midi.write(str(tmp_path / "two.mid"))
+    assert choose_track(midi_to_sequence(tmp_path / "two.mid")).name == "Flute"
+
+
 # --- long files ---------------------------------------------------------------------------------
 
 

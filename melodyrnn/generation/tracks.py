@@ -2,7 +2,8 @@
 
 The melody is one track: the one named (``track="Lead"`` or its index as ``melodyrnn inspect``
 shows it), or ``"auto"``. Auto never takes a drum-like track (:func:`is_drum_like`: drum
-channel, percussive or effect programs 112-127, a drum name, a one- or two-key pattern). A
+channel, percussive or effect programs 112-127, a drum name, a one- or two-key pattern) unless
+the only pitched tracks are one- or two-key patterns on melodic sounds (a monotone line). A
 track named like a melody (a word starting vocal, melod, lead, voice, sing, solo or vox) with
 at least 8 notes and a tenth of the busiest candidate's wins; otherwise auto scores every
 candidate by
@@ -30,6 +31,7 @@ __all__ = [
     "choose_melody_track",
     "choose_track",
     "is_drum_like",
+    "is_percussive",
     "track_score",
 ]
 
@@ -84,14 +86,19 @@ def track_score(notes: list[Note], name: str = "") -> float:
     return top_line * (1.0 - shared) * register * weight
 
 
-def is_drum_like(notes: list[Note], name: str = "") -> bool:
-    """Whether a pitched track is really percussion: a percussive or sound-effect program
-    (:data:`PERCUSSIVE_PROGRAMS`, e.g. Agogo 113, Taiko 116, Gunshot 127), a drum-kit name, or
-    many notes on at most two pitches (a pattern on one or two keys)."""
+def is_percussive(notes: list[Note], name: str = "") -> bool:
+    """Whether a pitched track is percussion by its sound: a percussive or sound-effect program
+    (:data:`PERCUSSIVE_PROGRAMS`, e.g. Agogo 113, Taiko 116, Gunshot 127) or a drum-kit name."""
     if any(n.program in PERCUSSIVE_PROGRAMS for n in notes):
         return True
     lowered = name.lower()
-    if any(w in lowered for w in _PERCUSSION_WORDS):
+    return any(w in lowered for w in _PERCUSSION_WORDS)
+
+
+def is_drum_like(notes: list[Note], name: str = "") -> bool:
+    """Whether a pitched track is really percussion: :func:`is_percussive`, or many notes on
+    at most two pitches (a pattern on one or two keys)."""
+    if is_percussive(notes, name):
         return True
     return len(notes) >= 16 and len({n.pitch for n in notes}) <= 2
 
@@ -134,6 +141,10 @@ def choose_track(ns: NoteSequence, track: str | int = "auto") -> TrackChoice:
         index = _find_track(ns, pitched, track)
         return TrackChoice(index, names.get(index, ""), _program(pitched[index]))
     melodic = {i: n for i, n in pitched.items() if not is_drum_like(n, names.get(i, ""))}
+    reason = ""
+    if not melodic:  # one- or two-key lines on a melodic sound: a monotone melody, not drums
+        melodic = {i: n for i, n in pitched.items() if not is_percussive(n, names.get(i, ""))}
+        reason = "the only pitched tracks play one or two keys"
     if not melodic:
         if ns.notes:
             drums, other = ("drum", "") if not pitched else ("drum or percussion", ", or name a "
@@ -154,7 +165,7 @@ def choose_track(ns: NoteSequence, track: str | int = "auto") -> TrackChoice:
         for i, _ in ranking
         if _named_melody(names.get(i, "")) and len(melodic[i]) >= max(8, most // 10)
     ]
-    reason = "named like a melody" if named else "the most melody-like"
+    reason = reason or ("named like a melody" if named else "the most melody-like")
     if named:
         ranking.sort(key=lambda item: item[0] not in named)  # stable: named ones first
     best = ranking[0][0]
