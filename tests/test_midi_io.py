@@ -421,7 +421,7 @@ EXPECTED_REASON = {
     "SMPTE division": "SMPTE",
     "no tracks": "no tracks",
     "more tracks announced than present": "truncated",
-    "tick far beyond any song": "over the limit of 10,000,000 (max_ticks)",
+    "tick far beyond any song": "over the limit of 100,000,000 (max_ticks)",
     "tempo 0": "0 microseconds per quarter",
     "time signature 0/4": "invalid time signature 0/4",
     "running status first": "corrupt MIDI data",

@@ -9,6 +9,7 @@ fields read as signed numbers.
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
@@ -381,16 +382,33 @@ def test_caps_on_ticks_notes_tracks_and_tempo_changes(backend, monkeypatch):
     assert "announces 65,535 tracks" in str(exc)
 
 
-def test_the_tick_cap_can_be_raised_past_pretty_midis_own(monkeypatch):
+def test_the_tick_cap_is_past_pretty_midis_own_and_can_be_lowered(monkeypatch):
     data = midi(notes(b"\x85\xdc\xb6\x00", 2))  # the first note at tick 12,000,000
+    # pretty_midi's own cap, 10**7 (importing note-seq raises it for the whole process)
+    monkeypatch.setattr(pretty_midi.pretty_midi, "MAX_TICK", 1e7)
+    with pytest.raises(ValueError, match="likely corrupt"):
+        pretty_midi.PrettyMIDI(io.BytesIO(data))
+    before = pretty_midi.pretty_midi.MAX_TICK
+    ns = midi_to_sequence(data, backend="pretty_midi")
+    assert before == pretty_midi.pretty_midi.MAX_TICK  # put back
+    assert midi_to_sequence(data) == ns
+    assert ns.notes[0].start_time == pytest.approx(12_000_000 / 96 / 2)
     for backend in ("auto", "pretty_midi"):
         with pytest.raises(LimitError, match="max_ticks"):
-            midi_to_sequence(data, backend=backend)
-    before = pretty_midi.pretty_midi.MAX_TICK
-    ns = midi_to_sequence(data, backend="pretty_midi", max_ticks=13_000_000)
-    assert before == pretty_midi.pretty_midi.MAX_TICK  # put back
-    assert midi_to_sequence(data, max_ticks=13_000_000) == ns
-    assert ns.notes[0].start_time == pytest.approx(12_000_000 / 96 / 2)
+            midi_to_sequence(data, backend=backend, max_ticks=11_000_000)
+
+
+def test_the_reference_reader_keeps_pretty_midis_table_as_tempos_not_ticks():
+    # a tempo change at tick 90,000,000: pretty_midi's own table would be 720 MB
+    data = midi(b"\x00\xff\x51\x03\x07\xa1\x20" + b"\xaa\xf5\x95\x00\xff\x51\x03\x0f\x42\x40"
+                + notes(b"\x00", 2))  # fmt: skip
+    tracemalloc.start()
+    ns = midi_to_sequence(data, backend="pretty_midi")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 * 2**20, peak
+    assert ns == midi_to_sequence(data)
+    assert [t.time for t in ns.tempos] == [0.0, pytest.approx(90_000_000 / 96 * 0.5)]
 
 
 # The peak resident memory of this process since it started (VmHWM: reset by exec, unlike
@@ -434,11 +452,11 @@ def test_peak_memory_of_a_dense_file_is_bounded(tmp_path):
 
 
 def test_the_writer_refuses_what_the_reader_would_refuse(tmp_path):
-    # 10**7 ticks at 220 ticks per quarter and 120 qpm: 22,727 s
-    far = NoteSequence(notes=[Note(60, 80, 0.0, 22_728.0)], total_time=22_728.0)
+    # 10**8 ticks at 220 ticks per quarter and 120 qpm: 227,272 s
+    far = NoteSequence(notes=[Note(60, 80, 0.0, 227_280.0)], total_time=227_280.0)
     target = tmp_path / "far.mid"
     with pytest.raises(
-        LimitError, match=r"cannot write MIDI: the span of its tracks is 10,000,32\d ticks"
+        LimitError, match=r"cannot write MIDI: the span of its tracks is 100,003,202 ticks"
     ):
         sequence_to_midi_file(far, target)
     assert not target.exists()

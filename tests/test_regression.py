@@ -123,9 +123,11 @@ def evaluate_hashes(tmp: Path) -> dict[str, str]:
 # evaluate's figures (KDE overlaps, n-gram and LSTM likelihoods, sums over thousands of steps)
 # move in their last bits with the BLAS and libm underneath: on 2026-12-02 a fresh environment
 # with the same code, torch, numpy and scipy gave another hash. Its output is compared with a
-# recorded copy, every number to 1e-9 relative.
+# recorded copy, every number to 1e-7 relative: on 2026-12-03 another machine of the same kind
+# (another CPU under the same wheels) moved the LSTM's mean loss, float32 arithmetic summed in
+# float64, by 1.1e-9 relative; a change of behaviour moves these figures by far more.
 EVALUATE = TESTS / "fixtures" / "regression_evaluate.json"
-RELATIVE = 1e-9
+RELATIVE = 1e-7
 
 
 def _same(got, want, path="$"):

@@ -9,8 +9,10 @@ replaced grew 64x. bench/bench_scaling.py has the wall times.
 from __future__ import annotations
 
 import io
+import tracemalloc
 from collections import Counter
 
+import numpy as np
 import pretty_midi
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +20,7 @@ from hypothesis import strategies as st
 
 from melodyrnn.events.drums import extract_drum_tracks
 from melodyrnn.events.melody import Melody, extract_melodies
-from melodyrnn.io.midi import sequence_to_midi_bytes, sequence_to_pretty_midi
+from melodyrnn.io.midi import midi_to_sequence, sequence_to_midi_bytes, sequence_to_pretty_midi
 from melodyrnn.io.midi_ticks import TempoTicks
 from melodyrnn.pipelines import DatasetSettings, melodies_from_sequence
 from melodyrnn.sequence import (
@@ -219,12 +221,12 @@ def test_tempo_ticks_replay_a_step_back():
     pm._tick_scales += [(10, 60.0 / (256 * 60.0)), (9, 60.0 / (256 * 90.0))]
     pm._update_tick_to_time(0)
     assert ticks.scales == pm._tick_scales
-    assert list(ticks._table[: ticks.max_tick + 1]) == table_of(pm)
+    assert list(ticks.table.values(np.arange(ticks.max_tick + 1))) == table_of(pm)
     for time in (0.0, 0.01, 0.03, 0.05, 1.0, 100.0):
         assert ticks.time_to_tick(time) == pm.time_to_tick(time)
 
 
-def test_writing_many_tempo_changes_rebuilds_the_table_once(monkeypatch):
+def test_writing_many_tempo_changes_never_builds_the_table(monkeypatch):
     calls = Counter()
     rebuild = pretty_midi.PrettyMIDI._update_tick_to_time
 
@@ -238,8 +240,27 @@ def test_writing_many_tempo_changes_rebuilds_the_table_once(monkeypatch):
     ns.notes = [Note(60 + i % 12, 80, i * 0.5, i * 0.5 + 0.25) for i in range(n)]
     ns.total_time = n * 0.5
     data = sequence_to_midi_bytes(ns)
-    assert calls["rebuild"] == 1
+    assert calls["rebuild"] == 0  # the bytes come from TickTable, not pretty_midi's table
     assert data.count(b"\xff\x51\x03") == n  # every tempo change written
+    pm = sequence_to_pretty_midi(ns)  # a PrettyMIDI for the caller gets its own table, once
+    assert calls["rebuild"] == 1
+    assert len(table_of(pm)) == pm._tick_scales[-1][0] + 1
+
+
+def test_writing_a_long_high_resolution_score_takes_memory_of_its_events_not_its_ticks():
+    # music21 writes 10,080 ticks a quarter: 2,500 quarters (Beethoven's Grosse Fuge is 2,232)
+    # with a tempo change at the end is 25 million ticks, 200 MB of pretty_midi's table.
+    ns = NoteSequence(tempos=[Tempo(0.0, 120.0), Tempo(1249.0, 60.0)], ticks_per_quarter=10_080)
+    ns.notes = [Note(60 + i % 12, 80, i * 0.5, i * 0.5 + 0.25) for i in range(2_500)]
+    ns.total_time = 1250.0
+    tracemalloc.start()
+    data = sequence_to_midi_bytes(ns)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 * 2**20, peak
+    back = midi_to_sequence(data)
+    assert back.tempos[-1].time == pytest.approx(1249.0)
+    assert [n.start_time for n in back.notes] == pytest.approx([n.start_time for n in ns.notes])
 
 
 def test_a_tempo_change_past_the_tick_limit_is_refused(monkeypatch):

@@ -17,10 +17,13 @@ is never opened, :mod:`melodyrnn.io.input_file`), a type-2 file, a header with 0
 quarter (or SMPTE timing), a tempo of 0 raise :class:`~melodyrnn.errors.MidiError`; a file
 over one of the caps of :mod:`melodyrnn.limits` (its size, the span of its tracks in ticks,
 its notes, tracks, tempo changes) raises :class:`~melodyrnn.errors.LimitError` before the work
-it bounds (a file is never read beyond the size cap; the tick cap keeps pretty_midi from
-allocating a tick table of that size). The file is checked on what mido reads before
-pretty_midi sees it, so reading is bounded in time and memory (both readers share these
-checks: :mod:`melodyrnn.io.midi_checks`).
+it bounds (a file is never read beyond the size cap). pretty_midi's table of the time of every
+tick (8 bytes a tick, and pretty_midi's own refusal of files past 10,000,000 ticks, "likely
+corrupt") is kept as its tempos instead (:class:`~melodyrnn.io.midi_ticks.TickTable`, the same
+floats), so a long score at a fine resolution (music21 writes 10,080 ticks a quarter: its
+10,000,000 ticks are 248 bars of 4/4) reads and writes in memory of its events. The file is
+checked on what mido reads before pretty_midi sees it, so reading is bounded in time and
+memory (both readers share these checks: :mod:`melodyrnn.io.midi_checks`).
 
 A fast reader (``backend="symusic"``, used by the default ``"auto"`` wherever it can) parses
 with symusic's C++ parser (reading a file takes about a tenth of the reference's time) and
@@ -73,7 +76,7 @@ from melodyrnn.io.midi_checks import (
 from melodyrnn.io.midi_events import scan_file
 from melodyrnn.io.midi_exact import read_exact
 from melodyrnn.io.midi_fast import NotExact, read_scanned, score_class
-from melodyrnn.io.midi_ticks import TempoTicks
+from melodyrnn.io.midi_ticks import TempoTicks, TickTable
 from melodyrnn.io.midi_writer import pretty_midi_bytes
 from melodyrnn.limits import check_limit
 from melodyrnn.sequence import (
@@ -242,9 +245,9 @@ def _read_with_pretty_midi(
             # pretty_midi warns about tempo/meter events outside track 0 (it ignores them,
             # like note-seq); that is documented above and not worth a warning per file.
             warnings.simplefilter("ignore", RuntimeWarning)
-            pm = pretty_midi.PrettyMIDI(mido_object=midi)
-        del midi  # mido's messages (~260 bytes an event) go before our sequence is built
-        ns = _pretty_midi_to_sequence(pm)
+            pm = _PrettyMIDI(mido_object=midi)
+            del midi  # mido's messages (~260 bytes an event) go before our sequence is built
+            ns = _pretty_midi_to_sequence(pm)  # its tempo times check the tick cap too
     except MidiError as exc:
         raise MidiError(f"{_describe(label)}: {exc}") from exc
     except Exception as exc:  # pretty_midi raises many kinds of errors on odd files
@@ -255,6 +258,31 @@ def _read_with_pretty_midi(
 def _describe(label: str | None, path: bool = False) -> str:
     """The start of an error message: the file's name (a path, even "", is always named)."""
     return f"cannot read MIDI file '{label}'" if label or path else "cannot read MIDI data"
+
+
+class _PrettyMIDI(pretty_midi.PrettyMIDI):
+    """pretty_midi's reader with its tick -> seconds table kept as a :class:`TickTable`:
+    every entry the same float, in memory of its tempos instead of 8 bytes a tick (200 MB for
+    a long score at music21's 10,080 ticks a quarter)."""
+
+    def _update_tick_to_time(self, max_tick):
+        top = max(int(max_tick), max(tick for tick, _ in self._tick_scales))
+        self._PrettyMIDI__tick_to_time = _Entries(TickTable(self._tick_scales, top))
+
+
+class _Entries:
+    """A :class:`TickTable` indexed as pretty_midi indexes its table (a tick, as an int)."""
+
+    def __init__(self, table: TickTable):
+        self.table = table
+
+    def __len__(self) -> int:
+        return self.table.top + 1
+
+    def __getitem__(self, tick) -> float:
+        if not 0 <= tick <= self.table.top:
+            raise IndexError(f"tick {tick} is outside the table")
+        return self.table.value(int(tick))
 
 
 @contextlib.contextmanager
@@ -363,6 +391,15 @@ def sequence_to_pretty_midi(ns: NoteSequence) -> pretty_midi.PrettyMIDI:
     its time. Quantized fields are ignored. Raises :class:`MidiError` for values a MIDI file
     cannot hold (pitch 128, a 4/3 time signature, a negative time, ...).
     """
+    pm, ticks = _to_pretty_midi(ns)
+    if len(ticks.scales) > 1:  # pretty_midi's own table (8 bytes a tick), for its own methods
+        pm._update_tick_to_time(0)
+    return pm
+
+
+def _to_pretty_midi(ns: NoteSequence) -> tuple[pretty_midi.PrettyMIDI, TempoTicks]:
+    """:func:`sequence_to_pretty_midi` without pretty_midi's tick table: the PrettyMIDI and
+    the tempo ticks that stand for its table."""
     check_writable(ns)
     resolution = ns.ticks_per_quarter or STANDARD_PPQ
     tempos = sorted(ns.tempos, key=lambda t: t.time)
@@ -371,7 +408,7 @@ def sequence_to_pretty_midi(ns: NoteSequence) -> pretty_midi.PrettyMIDI:
     pm = pretty_midi.PrettyMIDI(resolution=resolution, initial_tempo=initial_qpm)
     # pretty_midi has no public way to add tempo changes: each change goes on the tick its time
     # has under the tempos before it, in time order. TempoTicks builds pretty_midi's tick scales
-    # and table that way in linear time; pretty_midi then rebuilds its table once.
+    # and table that way, in memory that grows with the tempos rather than the ticks.
     ticks = TempoTicks(resolution, initial_qpm)
     for tempo in tempos:
         if tempo == initial:
@@ -379,9 +416,7 @@ def sequence_to_pretty_midi(ns: NoteSequence) -> pretty_midi.PrettyMIDI:
         tick = ticks.time_to_tick(tempo.time)
         check_limit("max_ticks", tick, f"the tick of the tempo change at {tempo.time:g} s")
         ticks.add(tick, tempo.qpm)
-    if len(ticks.scales) > 1:
-        pm._tick_scales = ticks.scales
-        pm._update_tick_to_time(0)
+    pm._tick_scales = list(ticks.scales)
 
     for ts in ns.time_signatures:
         pm.time_signature_changes.append(
@@ -425,15 +460,15 @@ def sequence_to_pretty_midi(ns: NoteSequence) -> pretty_midi.PrettyMIDI:
         inst.notes = events["notes"]
         inst.pitch_bends = events["bends"]
         inst.control_changes = events["controls"]
-    check_readable(pm, ns)
-    return pm
+    check_readable(pm, ns, ticks.table)
+    return pm, ticks
 
 
 def sequence_to_midi_bytes(ns: NoteSequence) -> bytes:
     """The bytes of the Standard MIDI File :func:`sequence_to_pretty_midi` describes."""
-    pm = sequence_to_pretty_midi(ns)
+    pm, ticks = _to_pretty_midi(ns)
     try:
-        return pretty_midi_bytes(pm)  # what pm.write writes, byte for byte
+        return pretty_midi_bytes(pm, ticks.table)  # what pm.write writes, byte for byte
     except Exception as exc:  # values were checked; this is a last line of defence
         raise MidiError(f"cannot write MIDI: {one_line(exc)}") from exc
 

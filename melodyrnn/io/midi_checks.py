@@ -265,9 +265,10 @@ def check_writable(ns) -> None:
             fail(f"pitch bend {b.bend} is outside -8192..8191")
 
 
-def check_readable(pm, ns) -> None:
+def check_readable(pm, ns, table) -> None:
     """LimitError, before anything is written, for a file our reader would refuse: what we
-    write, we can read. ``pm`` is the PrettyMIDI made of ``ns``, about to be written:
+    write, we can read. ``pm`` is the PrettyMIDI made of ``ns``, about to be written, and
+    ``table`` its tick table (:class:`~melodyrnn.io.midi_ticks.TickTable`):
     pretty_midi writes a first track of tempos and meters, then one track per instrument; each
     ends one tick after its last event."""
     limits = ReadLimits.resolve()
@@ -286,6 +287,6 @@ def check_readable(pm, ns) -> None:
         default=0.0,
     )
     # time_to_tick is monotonic, so the last time has the last tick
-    last_tick = max(pm.time_to_tick(last_time), max(tick for tick, _ in pm._tick_scales))
+    last_tick = max(table.time_to_tick(last_time), max(tick for tick, _ in pm._tick_scales))
     span = last_tick + 2  # ticks 0 .. last tick + 1 (the end of track)
     check_limit("max_ticks", span, "cannot write MIDI: the span of its tracks", limits.ticks)

@@ -1,15 +1,19 @@
 """pretty_midi's tempo map, both ways: ticks -> seconds as its reader computes them
-(:class:`TempoMap`), and seconds -> ticks as its writer builds them, tempo by tempo
-(:class:`TempoTicks`).
+(:class:`TempoMap`), and seconds -> ticks as its writer finds them (:class:`TickTable`, built
+tempo by tempo by :class:`TempoTicks`).
+
+pretty_midi converts times to ticks with a table of the time of every tick (``__tick_to_time``,
+8 bytes a tick: 180 MB for a 22-million-tick score written by music21 at 10,080 ticks a
+quarter) and looks each time up in it. :class:`TickTable` holds the same table as the pieces
+pretty_midi's ``_update_tick_to_time`` writes it in, one per tempo, and computes any entry on
+demand with pretty_midi's own arithmetic, so every value (and so every tick found) is the one
+pretty_midi's table holds, bit for bit, in memory that grows with the tempos, not the ticks.
 
 :func:`~melodyrnn.io.midi.sequence_to_pretty_midi` places every tempo change on the tick that
 pretty_midi's ``time_to_tick`` gives under the tempos before it, as note-seq does. pretty_midi
-offers no public way to add a tempo, and rebuilding its whole tick -> seconds table after each
-one (``_update_tick_to_time``) made writing quadratic in the tempo changes (20,000 of them took
-minutes). :class:`TempoTicks` keeps the same table and grows it only by the ticks each new tempo
-adds, so the writer's work is linear in the ticks and the tempos, and every value in the table
-(and so every tick found in it) is the one pretty_midi computes, bit for bit: the file's bytes do
-not change.
+offers no public way to add a tempo, and rebuilding its whole table after each one made writing
+quadratic in the tempo changes (20,000 of them took minutes). :class:`TempoTicks` adds each
+tempo to a :class:`TickTable` in time logarithmic in the ticks.
 """
 
 from __future__ import annotations
@@ -21,7 +25,117 @@ import numpy as np
 
 from melodyrnn.sequence import Tempo
 
-__all__ = ["TempoMap", "TempoTicks"]
+__all__ = ["TempoMap", "TempoTicks", "TickTable"]
+
+
+class TickTable:
+    """pretty_midi's tick -> seconds table of ticks 0 .. ``top``, without storing it.
+
+    ``_update_tick_to_time`` writes the table tempo by tempo: scale i (tick s, seconds a tick
+    c) writes ``base + c * (t - s)`` for t from s to the next scale's tick (the last one up to
+    the top), where ``base`` is the table's value at s when that write starts. The pieces
+    here are those writes, later ones replacing earlier ones where they overlap (a tempo one
+    tick below the one before it, as rounding can place it, rewrites the tail).
+    """
+
+    def __init__(self, scales: list[tuple[int, float]], top: int):
+        self.scales: list[tuple[int, float]] = []
+        self.top = 0
+        # disjoint pieces, by their first tick: [first, last, origin tick, base, scale]
+        self._pieces: list[list] = []
+        self._firsts: list[int] = []
+        for tick, scale in scales:
+            self.add(tick, scale)
+        self.top = max(self.top, top)
+        self._pieces[-1][1] = self.top
+
+    @classmethod
+    def of(cls, pm) -> TickTable:
+        """The table of a ``pretty_midi.PrettyMIDI`` (its scales, up to its table's last tick)."""
+        return cls(list(pm._tick_scales), len(pm._PrettyMIDI__tick_to_time) - 1)
+
+    def add(self, tick: int, scale: float) -> None:
+        """A tempo of ``scale`` seconds a tick from ``tick`` on, as pretty_midi appends it to
+        ``_tick_scales`` and rebuilds: the table then ends at ``max(top, tick)``."""
+        if not self._pieces:  # pretty_midi's first scale starts at 0 from time 0 (an int)
+            self._write(0, max(self.top, tick), 0, 0.0, scale)
+        else:
+            if tick > self.top:  # the last tempo's line runs on up to the new tick
+                self._pieces[-1][1] = tick
+                self.top = tick
+            self._write(tick, self.top, tick, self.value(tick), scale)
+        self.scales.append((tick, scale))
+
+    def _write(self, first: int, last: int, origin: int, base: float, scale: float) -> None:
+        pieces = self._pieces
+        # the writes go at or near the end: cut the pieces from ``first`` on
+        while pieces and pieces[-1][0] >= first:
+            pieces.pop()
+            self._firsts.pop()
+        if pieces and pieces[-1][1] >= first:
+            pieces[-1][1] = first - 1
+        pieces.append([first, last, origin, base, scale])
+        self._firsts.append(first)
+        self.top = max(self.top, last)
+
+    def value(self, tick: int) -> float:
+        """The table's entry for ``tick`` (0 <= tick <= top)."""
+        _, _, origin, base, scale = self._pieces[bisect.bisect_right(self._firsts, tick) - 1]
+        return base + scale * (tick - origin)
+
+    def values(self, ticks: np.ndarray) -> np.ndarray:
+        """Entries for an int64 array of ticks, with pretty_midi's numpy arithmetic."""
+        k = np.searchsorted(np.array(self._firsts), ticks, side="right") - 1
+        origin = np.array([p[2] for p in self._pieces], dtype=np.int64)[k]
+        base = np.array([p[3] for p in self._pieces])[k]
+        scale = np.array([p[4] for p in self._pieces])[k]
+        return base + scale * (ticks - origin)
+
+    def time_to_tick(self, time: float) -> int:
+        """pretty_midi's ``time_to_tick``: the nearest tick (the earlier one on a tie); past
+        the table, extrapolated with the last tempo and rounded half to even."""
+        lo, hi = 0, self.top + 1  # numpy's searchsorted, side="left"
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.value(mid) < time:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo > self.top:
+            return int(round(self.top + (time - self.value(self.top)) / self.scales[-1][1]))
+        if lo and math.fabs(time - self.value(lo - 1)) < math.fabs(time - self.value(lo)):
+            return lo - 1
+        return lo
+
+    def times_to_ticks(self, times) -> np.ndarray:
+        """:meth:`time_to_tick` of every time in ``times``, as an int64 array."""
+        times = np.asarray(times, dtype=np.float64)
+        lo = np.zeros(len(times), dtype=np.int64)
+        hi = np.full(len(times), self.top + 1, dtype=np.int64)
+        while True:
+            open_ = lo < hi
+            if not open_.any():
+                break
+            mid = (lo + hi) // 2
+            below = open_ & (self.values(np.minimum(mid, self.top)) < times)
+            above = open_ & ~below
+            lo = np.where(below, mid + 1, lo)
+            hi = np.where(above, mid, hi)
+        ticks = lo
+        inside = ticks <= self.top
+        tick = ticks[inside]
+        t = times[inside]
+        earlier = np.zeros(len(tick), dtype=bool)
+        before = tick > 0
+        earlier[before] = np.fabs(t[before] - self.values(tick[before] - 1)) < np.fabs(
+            t[before] - self.values(tick[before])
+        )
+        ticks[inside] = tick - earlier
+        if len(tick) < len(ticks):  # past the table: extrapolated with the last tempo, rounded
+            beyond = ~inside  # (half to even, as Python's round of pretty_midi's float)
+            last = self.value(self.top)
+            ticks[beyond] = np.rint(self.top + (times[beyond] - last) / self.scales[-1][1])
+        return ticks.astype(np.int64)
 
 
 class TempoTicks:
@@ -29,54 +143,29 @@ class TempoTicks:
 
     Start with the initial tempo (at tick 0), then :meth:`add` each later tempo, in time order, at
     the tick :meth:`time_to_tick` gives for its time. ``scales`` is then what pretty_midi's
-    ``_tick_scales`` holds after the same calls to its own methods.
+    ``_tick_scales`` holds after the same calls to its own methods, and ``table`` the table it
+    would build from them.
     """
 
     def __init__(self, resolution: int, initial_qpm: float):
         self.resolution = resolution
-        self.scales: list[tuple[int, float]] = [(0, 60.0 / (initial_qpm * resolution))]
-        self._table = np.zeros(16)
-        self._size = 1  # ticks 0 .. _size - 1 are valid: pretty_midi's array ends at the top tick
+        self.table = TickTable([(0, 60.0 / (initial_qpm * resolution))], 0)
+
+    @property
+    def scales(self) -> list[tuple[int, float]]:
+        return self.table.scales
 
     @property
     def max_tick(self) -> int:
-        return self._size - 1
+        return self.table.top
 
-    def time_to_tick(self, time: float):
-        """pretty_midi's ``time_to_tick`` under the tempos so far (its types and rounding too)."""
-        table = self._table[: self._size]
-        tick = np.searchsorted(table, time, side="left")
-        if tick == len(table):  # past the table: extrapolate with the last tempo
-            tick -= 1
-            tick += (time - table[tick]) / self.scales[-1][1]
-            return int(round(tick))
-        if tick and math.fabs(time - table[tick - 1]) < math.fabs(time - table[tick]):
-            return tick - 1
-        return tick
+    def time_to_tick(self, time: float) -> int:
+        """pretty_midi's ``time_to_tick`` under the tempos so far."""
+        return self.table.time_to_tick(time)
 
-    def add(self, tick, qpm: float) -> None:
-        """Append a tempo of ``qpm`` at ``tick`` and update the table as pretty_midi's
-        ``_update_tick_to_time`` would rebuild it."""
-        last_tick, last_scale = self.scales[-1]
-        top = self.max_tick
-        if tick > top:  # the last tempo's line runs on up to the new tick
-            self._reserve(tick + 1)
-            start = self._table[last_tick]
-            ticks = np.arange(top + 1 - last_tick, tick + 1 - last_tick)
-            self._table[top + 1 : tick + 1] = start + last_scale * ticks
-            self._size = tick + 1
-        scale = 60.0 / (self.resolution * qpm)
-        self.scales.append((tick, scale))
-        # pretty_midi's last segment runs from the new tick to the top of the table with the new
-        # tempo (one value when the tick is the top, as it is unless rounding stepped back).
-        start = self._table[tick]
-        self._table[tick : self._size] = start + scale * np.arange(self._size - tick)
-
-    def _reserve(self, size: int) -> None:
-        if size > len(self._table):
-            grown = np.zeros(max(size, 2 * len(self._table)))
-            grown[: self._size] = self._table[: self._size]
-            self._table = grown
+    def add(self, tick: int, qpm: float) -> None:
+        """Append a tempo of ``qpm`` at ``tick``, as pretty_midi would store and rebuild it."""
+        self.table.add(tick, 60.0 / (self.resolution * qpm))
 
 
 class TempoMap:

@@ -34,6 +34,8 @@ import mido
 import numpy as np
 import pretty_midi
 
+from melodyrnn.io.midi_ticks import TickTable
+
 __all__ = ["pretty_midi_bytes"]
 
 # pretty_midi's sort order of event types at one tick (its writer's ``secondary_sort``)
@@ -47,13 +49,16 @@ _KEY_NAMES = [
 ]  # fmt: skip
 
 
-def pretty_midi_bytes(pm: pretty_midi.PrettyMIDI) -> bytes:
-    """The Standard MIDI File ``pm.write`` writes (latin-1 track names, as pretty_midi)."""
+def pretty_midi_bytes(pm: pretty_midi.PrettyMIDI, table: TickTable | None = None) -> bytes:
+    """The Standard MIDI File ``pm.write`` writes (latin-1 track names, as pretty_midi).
+
+    ``table``: the tick table ``pm`` would have (:class:`TickTable`), where its own was not
+    built; by default ``pm``'s own."""
     if pm.lyrics or pm.text_events:  # never made by melodyrnn's writer: pretty_midi's own
         buffer = io.BytesIO()
         pm.write(buffer)
         return buffer.getvalue()
-    to_ticks = _TickFinder(pm)
+    to_ticks = (table or TickTable.of(pm)).times_to_ticks
     tracks = [_timing_track(pm, to_ticks)]
     for n, instrument in enumerate(pm.instruments):
         channel = 9 if instrument.is_drum else _CHANNELS[n % len(_CHANNELS)]
@@ -62,34 +67,7 @@ def pretty_midi_bytes(pm: pretty_midi.PrettyMIDI) -> bytes:
     return header + b"".join(struct.pack(">4sL", b"MTrk", len(t)) + t for t in tracks)
 
 
-class _TickFinder:
-    """``PrettyMIDI.time_to_tick`` for arrays of times."""
-
-    def __init__(self, pm: pretty_midi.PrettyMIDI):
-        self.table = np.asarray(pm._PrettyMIDI__tick_to_time, dtype=np.float64)
-        self.last_scale = pm._tick_scales[-1][1]
-
-    def __call__(self, times) -> np.ndarray:
-        table = self.table
-        times = np.asarray(times, dtype=np.float64)
-        ticks = np.searchsorted(table, times, side="left")
-        inside = ticks < len(table)
-        tick = ticks[inside]
-        before = tick > 0
-        t = times[inside]
-        earlier = np.zeros(len(tick), dtype=bool)
-        earlier[before] = np.fabs(t[before] - table[tick[before] - 1]) < np.fabs(
-            t[before] - table[tick[before]]
-        )
-        ticks[inside] = tick - earlier
-        if len(tick) < len(ticks):  # past the table: extrapolated with the last tempo, rounded
-            last = len(table) - 1  # (half to even, as Python's round of pretty_midi's float)
-            beyond = ~inside
-            ticks[beyond] = np.rint(last + (times[beyond] - table[last]) / self.last_scale)
-        return ticks.astype(np.int64)
-
-
-def _timing_track(pm: pretty_midi.PrettyMIDI, to_ticks: _TickFinder) -> bytes:
+def _timing_track(pm: pretty_midi.PrettyMIDI, to_ticks) -> bytes:
     events = []  # (tick, order, bytes of the meta event)
     signatures = pm.time_signature_changes
     if not signatures or min(ts.time for ts in signatures) > 0.0:
@@ -111,7 +89,7 @@ def _timing_track(pm: pretty_midi.PrettyMIDI, to_ticks: _TickFinder) -> bytes:
     return bytes(out + _END_OF_TRACK)
 
 
-def _instrument_track(instrument, channel: int, to_ticks: _TickFinder) -> bytes:
+def _instrument_track(instrument, channel: int, to_ticks) -> bytes:
     """One instrument's track; channel messages as (tick, order, status, data1, data2)."""
     notes = instrument.notes
     n = len(notes)
