@@ -44,7 +44,7 @@ LIMITS: dict[str, Limit] = {
     limit_.name: limit_
     for limit_ in (
         Limit("max_file_bytes", 64 * 2**20, "bytes", "a MIDI, JSON or checkpoint file read"),
-        Limit("max_ticks", 100_000_000, "ticks", "the span of a MIDI file (its last tick + 1)"),
+        Limit("max_ticks", 1_000_000_000, "ticks", "the span of a MIDI file (its last tick + 1)"),
         Limit("max_notes", 100_000, "notes", "the notes of one sequence"),
         Limit("max_events", 500_000, "events", "the events of a MIDI file"),
         Limit("max_tracks", 4_096, "tracks", "the tracks of one MIDI file"),

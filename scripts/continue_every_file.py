@@ -18,6 +18,7 @@ repository root:
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import io
 import itertools
@@ -27,6 +28,7 @@ import time
 from pathlib import Path
 
 from melodyrnn.cli import main as melodyrnn
+from melodyrnn.errors import MelodyRNNError
 from melodyrnn.io.midi import midi_to_sequence
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,16 +82,19 @@ def run(*argv) -> tuple[int, str, str]:
 
 
 def new_notes(source, result) -> list:
-    """The notes of ``result`` that ``source`` does not have (by pitch, drum flag and onset)."""
+    """The notes of ``result`` that ``source`` does not have: same pitch and drum flag, onset
+    within TICK (a grid of TICK would split onsets that lie on its half-way points)."""
     have: dict = {}
     for n in source.notes:
-        key = (n.pitch, n.is_drum, round(n.start_time / TICK))
-        have[key] = have.get(key, 0) + 1
+        have.setdefault((n.pitch, n.is_drum), []).append(n.start_time)
+    for onsets in have.values():
+        onsets.sort()
     new = []
     for n in result.notes:
-        key = (n.pitch, n.is_drum, round(n.start_time / TICK))
-        if have.get(key):
-            have[key] -= 1
+        onsets = have.get((n.pitch, n.is_drum), [])
+        i = bisect.bisect_left(onsets, n.start_time - TICK)
+        if i < len(onsets) and onsets[i] <= n.start_time + TICK:
+            del onsets[i]
         else:
             new.append(n)
     return new
@@ -97,7 +102,10 @@ def new_notes(source, result) -> list:
 
 def check(path: Path, out: Path, drum_model: Path) -> tuple[str, str]:
     """("ok" | "FAIL" | "skip", what happened in a line)."""
-    source = midi_to_sequence(path)
+    try:
+        source = midi_to_sequence(path)
+    except MelodyRNNError as exc:  # a real file we cannot read is a failure too
+        return "FAIL", f"cannot be read: {exc}"
     if not source.notes:
         return "skip", "no notes"
     code, stdout, err = run("continue", path, "-o", out, "--seed", 0)

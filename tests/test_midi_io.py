@@ -401,7 +401,13 @@ BAD_FILES = {
     "no tracks": lambda good: _header(1, 0, 96),
     "more tracks announced than present": lambda good: _header(1, 3, 96) + _track(ONE_NOTE + END),
     "tick far beyond any song": lambda good: (
-        _header(0, 1, 96) + _track(b"\x00\x90\x3c\x40\xff\xff\xff\x7f\x80\x3c\x40" + END)
+        _header(0, 1, 96)
+        + _track(
+            b"\x00\x90\x3c\x40"
+            + b"\xff\xff\xff\x7f\xff\x01\x00" * 3
+            + b"\xff\xff\xff\x7f\x80\x3c\x40"
+            + END
+        )  # fmt: skip
     ),
     "tempo 0": lambda good: _header(0, 1, 96) + _track(TEMPO_0 + ONE_NOTE + END),
     "time signature 0/4": lambda good: (
@@ -421,7 +427,7 @@ EXPECTED_REASON = {
     "SMPTE division": "SMPTE",
     "no tracks": "no tracks",
     "more tracks announced than present": "truncated",
-    "tick far beyond any song": "over the limit of 100,000,000 (max_ticks)",
+    "tick far beyond any song": "over the limit of 1,000,000,000 (max_ticks)",
     "tempo 0": "0 microseconds per quarter",
     "time signature 0/4": "invalid time signature 0/4",
     "running status first": "corrupt MIDI data",

@@ -452,11 +452,11 @@ def test_peak_memory_of_a_dense_file_is_bounded(tmp_path):
 
 
 def test_the_writer_refuses_what_the_reader_would_refuse(tmp_path):
-    # 10**8 ticks at 220 ticks per quarter and 120 qpm: 227,272 s
-    far = NoteSequence(notes=[Note(60, 80, 0.0, 227_280.0)], total_time=227_280.0)
+    # 10**9 ticks at 220 ticks per quarter and 120 qpm: 2,272,727 s
+    far = NoteSequence(notes=[Note(60, 80, 0.0, 2_272_800.0)], total_time=2_272_800.0)
     target = tmp_path / "far.mid"
     with pytest.raises(
-        LimitError, match=r"cannot write MIDI: the span of its tracks is 100,003,202 ticks"
+        LimitError, match=r"cannot write MIDI: the span of its tracks is 1,000,032,002 ticks"
     ):
         sequence_to_midi_file(far, target)
     assert not target.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pretty_midi
 import pytest
 from helpers import ALL_MIDI
 from hypothesis import HealthCheck, given, settings
@@ -24,8 +25,17 @@ from melodyrnn.sequence import (
 
 
 def pretty_midi_writes(pm) -> bytes:
+    """pretty_midi's own writer, on a genuine PrettyMIDI with pretty_midi's own tick table
+    (ours keeps it as a TickTable)."""
+    real = pretty_midi.PrettyMIDI(resolution=pm.resolution)
+    real._tick_scales = list(pm._tick_scales)
+    real._update_tick_to_time(len(pm._PrettyMIDI__tick_to_time) - 1)
+    real.instruments = pm.instruments
+    real.time_signature_changes = pm.time_signature_changes
+    real.key_signature_changes = pm.key_signature_changes
+    real.lyrics, real.text_events = pm.lyrics, pm.text_events
     buffer = io.BytesIO()
-    pm.write(buffer)
+    real.write(buffer)
     return buffer.getvalue()
 
 

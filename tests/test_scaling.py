@@ -242,9 +242,14 @@ def test_writing_many_tempo_changes_never_builds_the_table(monkeypatch):
     data = sequence_to_midi_bytes(ns)
     assert calls["rebuild"] == 0  # the bytes come from TickTable, not pretty_midi's table
     assert data.count(b"\xff\x51\x03") == n  # every tempo change written
-    pm = sequence_to_pretty_midi(ns)  # a PrettyMIDI for the caller gets its own table, once
-    assert calls["rebuild"] == 1
-    assert len(table_of(pm)) == pm._tick_scales[-1][0] + 1
+    pm = sequence_to_pretty_midi(ns)  # a PrettyMIDI for the caller: its table is a TickTable
+    assert calls["rebuild"] == 0
+    assert len(pm._PrettyMIDI__tick_to_time) == pm._tick_scales[-1][0] + 1
+    genuine = pretty_midi.PrettyMIDI(resolution=220)
+    genuine._tick_scales = list(pm._tick_scales)
+    genuine._update_tick_to_time(0)
+    times = [i * 0.37 for i in range(3000)]
+    assert [pm.time_to_tick(t) for t in times] == [genuine.time_to_tick(t) for t in times]
 
 
 def test_writing_a_long_high_resolution_score_takes_memory_of_its_events_not_its_ticks():

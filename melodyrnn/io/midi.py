@@ -261,13 +261,19 @@ def _describe(label: str | None, path: bool = False) -> str:
 
 
 class _PrettyMIDI(pretty_midi.PrettyMIDI):
-    """pretty_midi's reader with its tick -> seconds table kept as a :class:`TickTable`:
+    """A ``pretty_midi.PrettyMIDI`` whose tick -> seconds table is a :class:`TickTable`:
     every entry the same float, in memory of its tempos instead of 8 bytes a tick (200 MB for
-    a long score at music21's 10,080 ticks a quarter)."""
+    a long score at music21's 10,080 ticks a quarter); ``time_to_tick`` finds the same ticks."""
 
     def _update_tick_to_time(self, max_tick):
         top = max(int(max_tick), max(tick for tick, _ in self._tick_scales))
         self._PrettyMIDI__tick_to_time = _Entries(TickTable(self._tick_scales, top))
+
+    def time_to_tick(self, time):
+        entries = self._PrettyMIDI__tick_to_time
+        if isinstance(entries, _Entries):
+            return entries.table.time_to_tick(time)
+        return super().time_to_tick(time)  # before any tempo: pretty_midi's [0]
 
 
 class _Entries:
@@ -392,7 +398,7 @@ def sequence_to_pretty_midi(ns: NoteSequence) -> pretty_midi.PrettyMIDI:
     cannot hold (pitch 128, a 4/3 time signature, a negative time, ...).
     """
     pm, ticks = _to_pretty_midi(ns)
-    if len(ticks.scales) > 1:  # pretty_midi's own table (8 bytes a tick), for its own methods
+    if len(ticks.scales) > 1:  # the table pretty_midi's methods use (a TickTable: _PrettyMIDI)
         pm._update_tick_to_time(0)
     return pm
 
@@ -405,7 +411,7 @@ def _to_pretty_midi(ns: NoteSequence) -> tuple[pretty_midi.PrettyMIDI, TempoTick
     tempos = sorted(ns.tempos, key=lambda t: t.time)
     initial = next((t for t in tempos if t.time == 0), None)
     initial_qpm = initial.qpm if initial else DEFAULT_QPM
-    pm = pretty_midi.PrettyMIDI(resolution=resolution, initial_tempo=initial_qpm)
+    pm = _PrettyMIDI(resolution=resolution, initial_tempo=initial_qpm)
     # pretty_midi has no public way to add tempo changes: each change goes on the tick its time
     # has under the tempos before it, in time order. TempoTicks builds pretty_midi's tick scales
     # and table that way, in memory that grows with the tempos rather than the ticks.
