@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from melodyrnn.events.drums import extract_drum_tracks
 from melodyrnn.events.melody import Melody, extract_melodies
 from melodyrnn.io.midi import midi_to_sequence, sequence_to_midi_bytes, sequence_to_pretty_midi
-from melodyrnn.io.midi_ticks import TempoTicks
+from melodyrnn.io.midi_ticks import TempoTicks, TickTable
 from melodyrnn.pipelines import DatasetSettings, melodies_from_sequence
 from melodyrnn.sequence import (
     InstrumentInfo,
@@ -224,6 +224,17 @@ def test_tempo_ticks_replay_a_step_back():
     assert list(ticks.table.values(np.arange(ticks.max_tick + 1))) == table_of(pm)
     for time in (0.0, 0.01, 0.03, 0.05, 1.0, 100.0):
         assert ticks.time_to_tick(time) == pm.time_to_tick(time)
+
+
+def test_tick_table_of_scales_that_do_not_start_at_tick_0():
+    """pretty_midi leaves zeros before a first scale that starts late (a hand-made PrettyMIDI)."""
+    pm = pretty_midi.PrettyMIDI(resolution=96)
+    pm._tick_scales = [(5, 0.01), (8, 0.02), (8, 0.03), (7, 0.005)]
+    pm._update_tick_to_time(12)
+    table = TickTable.of(pm)
+    assert list(table.values(np.arange(13))) == table_of(pm)
+    times = [-1.0, 0.0, 0.004, 0.02, 0.0301, 0.05, 0.2, 3.0]
+    assert list(table.times_to_ticks(times)) == [pm.time_to_tick(t) for t in times]
 
 
 def test_writing_many_tempo_changes_never_builds_the_table(monkeypatch):

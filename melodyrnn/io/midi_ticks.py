@@ -57,8 +57,10 @@ class TickTable:
     def add(self, tick: int, scale: float) -> None:
         """A tempo of ``scale`` seconds a tick from ``tick`` on, as pretty_midi appends it to
         ``_tick_scales`` and rebuilds: the table then ends at ``max(top, tick)``."""
-        if not self._pieces:  # pretty_midi's first scale starts at 0 from time 0 (an int)
-            self._write(0, max(self.top, tick), 0, 0.0, scale)
+        if not self._pieces:  # the first scale starts from time 0 (zeros before it, if any)
+            if tick > 0:
+                self._write(0, tick - 1, 0, 0.0, 0.0)
+            self._write(tick, max(self.top, tick), tick, 0.0, scale)
         else:
             if tick > self.top:  # the last tempo's line runs on up to the new tick
                 self._pieces[-1][1] = tick
