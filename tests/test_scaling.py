@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from melodyrnn.events.drums import extract_drum_tracks
 from melodyrnn.events.melody import Melody, extract_melodies
 from melodyrnn.io.midi import midi_to_sequence, sequence_to_midi_bytes, sequence_to_pretty_midi
-from melodyrnn.io.midi_ticks import TempoTicks, TickTable
+from melodyrnn.io.midi_ticks import TickTable
 from melodyrnn.pipelines import DatasetSettings, melodies_from_sequence
 from melodyrnn.sequence import (
     InstrumentInfo,
@@ -214,14 +214,14 @@ def test_tempo_ticks_match_pretty_midi(resolution, qpms, steps, start_at_zero):
 
 def test_tempo_ticks_replay_a_step_back():
     """A tempo that rounds one tick below the last one: pretty_midi rewrites the table's tail."""
-    ticks = TempoTicks(256, 120.0)
-    ticks.add(10, 60.0)
-    ticks.add(9, 90.0)  # as pretty_midi would store it
+    ticks = TickTable([(0, 60.0 / (256 * 120.0))], 0)
+    ticks.add(10, 60.0 / (256 * 60.0))
+    ticks.add(9, 60.0 / (256 * 90.0))  # as pretty_midi would store it
     pm = pretty_midi.PrettyMIDI(resolution=256, initial_tempo=120.0)
     pm._tick_scales += [(10, 60.0 / (256 * 60.0)), (9, 60.0 / (256 * 90.0))]
     pm._update_tick_to_time(0)
     assert ticks.scales == pm._tick_scales
-    assert list(ticks.table.values(np.arange(ticks.max_tick + 1))) == table_of(pm)
+    assert list(ticks.values(np.arange(ticks.top + 1))) == table_of(pm)
     for time in (0.0, 0.01, 0.03, 0.05, 1.0, 100.0):
         assert ticks.time_to_tick(time) == pm.time_to_tick(time)
 

@@ -76,7 +76,7 @@ from melodyrnn.io.midi_checks import (
 from melodyrnn.io.midi_events import scan_file
 from melodyrnn.io.midi_exact import read_exact
 from melodyrnn.io.midi_fast import NotExact, read_scanned, score_class
-from melodyrnn.io.midi_ticks import TempoTicks, TickTable
+from melodyrnn.io.midi_ticks import TickTable
 from melodyrnn.io.midi_writer import pretty_midi_bytes
 from melodyrnn.limits import check_limit
 from melodyrnn.sequence import (
@@ -397,15 +397,15 @@ def sequence_to_pretty_midi(ns: NoteSequence) -> pretty_midi.PrettyMIDI:
     its time. Quantized fields are ignored. Raises :class:`MidiError` for values a MIDI file
     cannot hold (pitch 128, a 4/3 time signature, a negative time, ...).
     """
-    pm, ticks = _to_pretty_midi(ns)
-    if len(ticks.scales) > 1:  # the table pretty_midi's methods use (a TickTable: _PrettyMIDI)
+    pm, table = _to_pretty_midi(ns)
+    if len(table.scales) > 1:  # the table pretty_midi's methods use (a TickTable: _PrettyMIDI)
         pm._update_tick_to_time(0)
     return pm
 
 
-def _to_pretty_midi(ns: NoteSequence) -> tuple[pretty_midi.PrettyMIDI, TempoTicks]:
+def _to_pretty_midi(ns: NoteSequence) -> tuple[pretty_midi.PrettyMIDI, TickTable]:
     """:func:`sequence_to_pretty_midi` without pretty_midi's tick table: the PrettyMIDI and
-    the tempo ticks that stand for its table."""
+    the :class:`TickTable` that stands for its table."""
     check_writable(ns)
     resolution = ns.ticks_per_quarter or STANDARD_PPQ
     tempos = sorted(ns.tempos, key=lambda t: t.time)
@@ -413,16 +413,16 @@ def _to_pretty_midi(ns: NoteSequence) -> tuple[pretty_midi.PrettyMIDI, TempoTick
     initial_qpm = initial.qpm if initial else DEFAULT_QPM
     pm = _PrettyMIDI(resolution=resolution, initial_tempo=initial_qpm)
     # pretty_midi has no public way to add tempo changes: each change goes on the tick its time
-    # has under the tempos before it, in time order. TempoTicks builds pretty_midi's tick scales
+    # has under the tempos before it, in time order. TickTable builds pretty_midi's tick scales
     # and table that way, in memory that grows with the tempos rather than the ticks.
-    ticks = TempoTicks(resolution, initial_qpm)
+    table = TickTable([(0, 60.0 / (initial_qpm * resolution))], 0)
     for tempo in tempos:
         if tempo == initial:
             continue
-        tick = ticks.time_to_tick(tempo.time)
+        tick = table.time_to_tick(tempo.time)
         check_limit("max_ticks", tick, f"the tick of the tempo change at {tempo.time:g} s")
-        ticks.add(tick, tempo.qpm)
-    pm._tick_scales = list(ticks.scales)
+        table.add(tick, 60.0 / (resolution * tempo.qpm))
+    pm._tick_scales = list(table.scales)
 
     for ts in ns.time_signatures:
         pm.time_signature_changes.append(
@@ -466,15 +466,15 @@ def _to_pretty_midi(ns: NoteSequence) -> tuple[pretty_midi.PrettyMIDI, TempoTick
         inst.notes = events["notes"]
         inst.pitch_bends = events["bends"]
         inst.control_changes = events["controls"]
-    check_readable(pm, ns, ticks.table)
-    return pm, ticks
+    check_readable(pm, ns, table)
+    return pm, table
 
 
 def sequence_to_midi_bytes(ns: NoteSequence) -> bytes:
     """The bytes of the Standard MIDI File :func:`sequence_to_pretty_midi` describes."""
-    pm, ticks = _to_pretty_midi(ns)
+    pm, table = _to_pretty_midi(ns)
     try:
-        return pretty_midi_bytes(pm, ticks.table)  # what pm.write writes, byte for byte
+        return pretty_midi_bytes(pm, table)  # what pm.write writes, byte for byte
     except Exception as exc:  # values were checked; this is a last line of defence
         raise MidiError(f"cannot write MIDI: {one_line(exc)}") from exc
 

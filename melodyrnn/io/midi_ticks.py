@@ -1,6 +1,6 @@
 """pretty_midi's tempo map, both ways: ticks -> seconds as its reader computes them
 (:class:`TempoMap`), and seconds -> ticks as its writer finds them (:class:`TickTable`, built
-tempo by tempo by :class:`TempoTicks`).
+tempo by tempo).
 
 pretty_midi converts times to ticks with a table of the time of every tick (``__tick_to_time``,
 8 bytes a tick: 180 MB for a 22-million-tick score written by music21 at 10,080 ticks a
@@ -12,8 +12,8 @@ pretty_midi's table holds, bit for bit, in memory that grows with the tempos, no
 :func:`~melodyrnn.io.midi.sequence_to_pretty_midi` places every tempo change on the tick that
 pretty_midi's ``time_to_tick`` gives under the tempos before it, as note-seq does. pretty_midi
 offers no public way to add a tempo, and rebuilding its whole table after each one made writing
-quadratic in the tempo changes (20,000 of them took minutes). :class:`TempoTicks` adds each
-tempo to a :class:`TickTable` in time logarithmic in the ticks.
+quadratic in the tempo changes (20,000 of them took minutes). :meth:`TickTable.add` takes
+each tempo in time logarithmic in the ticks.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 
 from melodyrnn.sequence import Tempo
 
-__all__ = ["TempoMap", "TempoTicks", "TickTable"]
+__all__ = ["TempoMap", "TickTable"]
 
 
 class TickTable:
@@ -44,6 +44,7 @@ class TickTable:
         # disjoint pieces, by their first tick: [first, last, origin tick, base, scale]
         self._pieces: list[list] = []
         self._firsts: list[int] = []
+        self._arrays: tuple | None = None  # firsts, origins, bases, scales for values()
         for tick, scale in scales:
             self.add(tick, scale)
         self.top = max(self.top, top)
@@ -78,6 +79,7 @@ class TickTable:
             pieces[-1][1] = first - 1
         pieces.append([first, last, origin, base, scale])
         self._firsts.append(first)
+        self._arrays = None
         self.top = max(self.top, last)
 
     def value(self, tick: int) -> float:
@@ -87,16 +89,24 @@ class TickTable:
 
     def values(self, ticks: np.ndarray) -> np.ndarray:
         """Entries for an int64 array of ticks, with pretty_midi's numpy arithmetic."""
-        k = np.searchsorted(np.array(self._firsts), ticks, side="right") - 1
-        origin = np.array([p[2] for p in self._pieces], dtype=np.int64)[k]
-        base = np.array([p[3] for p in self._pieces])[k]
-        scale = np.array([p[4] for p in self._pieces])[k]
-        return base + scale * (ticks - origin)
+        if self._arrays is None:
+            self._arrays = (
+                np.array(self._firsts, dtype=np.int64),
+                np.array([p[2] for p in self._pieces], dtype=np.int64),
+                np.array([p[3] for p in self._pieces]),
+                np.array([p[4] for p in self._pieces]),
+            )
+        firsts, origins, bases, scales = self._arrays
+        k = np.searchsorted(firsts, ticks, side="right") - 1
+        return bases[k] + scales[k] * (ticks - origins[k])
 
     def time_to_tick(self, time: float) -> int:
         """pretty_midi's ``time_to_tick``: the nearest tick (the earlier one on a tie); past
         the table, extrapolated with the last tempo and rounded half to even."""
-        lo, hi = 0, self.top + 1  # numpy's searchsorted, side="left"
+        if self.value(self.top) < time:  # past the table (where each next tempo usually is)
+            lo, hi = self.top + 1, self.top + 1
+        else:  # numpy's searchsorted, side="left"
+            lo, hi = 0, self.top
         while lo < hi:
             mid = (lo + hi) // 2
             if self.value(mid) < time:
@@ -138,36 +148,6 @@ class TickTable:
             last = self.value(self.top)
             ticks[beyond] = np.rint(self.top + (times[beyond] - last) / self.scales[-1][1])
         return ticks.astype(np.int64)
-
-
-class TempoTicks:
-    """pretty_midi's ``_tick_scales`` and its tick -> seconds table, built incrementally.
-
-    Start with the initial tempo (at tick 0), then :meth:`add` each later tempo, in time order, at
-    the tick :meth:`time_to_tick` gives for its time. ``scales`` is then what pretty_midi's
-    ``_tick_scales`` holds after the same calls to its own methods, and ``table`` the table it
-    would build from them.
-    """
-
-    def __init__(self, resolution: int, initial_qpm: float):
-        self.resolution = resolution
-        self.table = TickTable([(0, 60.0 / (initial_qpm * resolution))], 0)
-
-    @property
-    def scales(self) -> list[tuple[int, float]]:
-        return self.table.scales
-
-    @property
-    def max_tick(self) -> int:
-        return self.table.top
-
-    def time_to_tick(self, time: float) -> int:
-        """pretty_midi's ``time_to_tick`` under the tempos so far."""
-        return self.table.time_to_tick(time)
-
-    def add(self, tick: int, qpm: float) -> None:
-        """Append a tempo of ``qpm`` at ``tick``, as pretty_midi would store and rebuild it."""
-        self.table.add(tick, 60.0 / (self.resolution * qpm))
 
 
 class TempoMap:
